@@ -1,0 +1,386 @@
+"""The Python API: `jobctl.connect()` and the Queue it returns.
+
+The CLI is a thin layer over this module: every command calls one method
+here.  Inputs are checked before anything is written; an error raises a
+JobctlError subclass and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jobctl.config import find_config, find_db, load_config
+from jobctl.durations import parse_at, parse_duration
+from jobctl.errors import InputError
+from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob
+from jobctl.store import Store
+
+Clock = Callable[[], float]
+FINISHED_STATES = ("succeeded", "failed", "cancelled")
+
+
+def connect(
+    db: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    *,
+    clock: Clock = time.time,
+) -> Queue:
+    """A Queue on the database the CLI would use, found the same way.
+
+    `config`: --config, else $JOBCTL_CONFIG, else ./jobs.toml, else the XDG
+    config folder; `db`: --db, else $JOBCTL_DB, else `db =` in the config,
+    else $XDG_STATE_HOME/jobctl/jobctl.db.
+    """
+    cfg = load_config(find_config(os.fspath(config) if config else None))
+    path = find_db(os.fspath(db) if db else None, cfg)
+    return Queue(cfg, path, clock=clock)
+
+
+class Queue:
+    """Adds, reads and changes jobs in one jobctl database.
+
+    Safe to share between threads: each thread gets its own connection.
+    """
+
+    def __init__(self, config: Config, db_path: Path, *, clock: Clock = time.time) -> None:
+        self.config = config
+        self.db_path = Path(db_path)
+        self.clock = clock
+        self._local = threading.local()
+
+    @property
+    def store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.open(self.db_path, self.config.durability)
+            self._local.store = store
+        return store
+
+    def close(self) -> None:
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- adding ------------------------------------------------------------
+
+    def add(
+        self,
+        type: str | None = None,
+        payload: Any = None,
+        *,
+        command: Sequence[str] | None = None,
+        shell: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: str | float | None = None,
+        at: str | datetime | None = None,
+        max_attempts: int | None = None,
+        timeout: str | float | None = None,
+        unique: str | bool | None = None,
+        after: Iterable[int] = (),
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Job:
+        """Add one job: a typed job (`type`, `payload`) or an ad hoc `command` / `shell`.
+
+        `delay` ("10m" or seconds) and `at` (a datetime, "HH:MM" or ISO 8601)
+        set when it may run.  `unique` overrides the type's key.  Returns the
+        job, or the existing one when a unique key matched.
+        """
+        job_id = self.add_id(
+            type,
+            payload,
+            command=command,
+            shell=shell,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            at=at,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            unique=unique,
+            after=after,
+            cwd=cwd,
+            env=env,
+        )
+        return self.get(job_id)
+
+    def add_id(self, type: str | None = None, payload: Any = None, **options: Any) -> int:
+        """Like add(), returning only the id: one query fewer, for `jobctl add`."""
+        payload_json = self._payload_json(payload)
+        template = self._template(type, **options)
+        job = self._finish(template, payload_json, payload)
+        return self.store.add_jobs([job], self.clock())[0]
+
+    def add_many(self, type: str, payloads: Iterable[Any], **options: Any) -> list[int]:
+        """Add one job of `type` per payload, all in one transaction (all or nothing)."""
+        template = self._template(type, **options)
+        jobs = [self._finish(template, self._payload_json(p), p) for p in payloads]
+        return self.store.add_jobs(jobs, self.clock())
+
+    def add_json_lines(self, type: str, lines: Iterable[str], **options: Any) -> list[int]:
+        """Add one job per line of JSON, all in one transaction.
+
+        Blank lines are skipped; an error names its line and adds nothing.
+        """
+        template = self._template(type, **options)
+        jobs = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                payload = json.loads(line)
+                jobs.append(self._finish(template, self._payload_json(payload), payload))
+            except ValueError as exc:
+                raise InputError(f"line {number}: invalid JSON: {exc}") from None
+            except InputError as exc:
+                raise InputError(f"line {number}: {exc}") from None
+        if not jobs:
+            raise InputError("the batch has no lines")
+        return self.store.add_jobs(jobs, self.clock())
+
+    def _payload_json(self, payload: Any) -> str:
+        try:
+            text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the payload is not JSON-serializable: {exc}") from None
+        size = len(text.encode())
+        if size > self.config.max_payload:
+            raise InputError(
+                f"the payload is {size} bytes, over max_payload ({self.config.max_payload} bytes)"
+            )
+        return text
+
+    def _template(
+        self,
+        type: str | None = None,
+        *,
+        command: Sequence[str] | None = None,
+        shell: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: str | float | None = None,
+        at: str | datetime | None = None,
+        max_attempts: int | None = None,
+        timeout: str | float | None = None,
+        unique: str | bool | None = None,
+        after: Iterable[int] = (),
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> NewJob:
+        """A NewJob with everything but the payload resolved and checked."""
+        if type is not None and (command or shell is not None):
+            raise InputError("give a job type or a command, not both")
+        job_type = self._job_type(type) if type is not None else None
+        argv: list[str] | None = None
+        if type is None:
+            if shell is not None:
+                if command:
+                    raise InputError("give a command after -- or --shell, not both")
+                if not shell.strip():
+                    raise InputError("--shell needs a command")
+                argv = ["/bin/sh", "-c", shell]
+            elif command:
+                argv = list(command)
+            else:
+                raise InputError("give a job type, or a command after --")
+        if delay is not None and at is not None:
+            raise InputError("give --in or --at, not both")
+        now = self.clock()
+        run_at = now
+        if delay is not None:
+            run_at = now + parse_duration(delay, "--in")
+        elif at is not None:
+            run_at = self._moment(at, now)
+        if priority is not None and not isinstance(priority, int):
+            raise InputError(f"--priority: {priority!r} is not an integer")
+        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+            raise InputError(f"--max-attempts: {max_attempts!r} must be a whole number >= 1")
+        if timeout is not None:
+            timeout = parse_duration(timeout, "--timeout")
+            if timeout <= 0:
+                raise InputError("--timeout must be more than 0s")
+        if queue is not None and not queue.strip():
+            raise InputError("--queue needs a name")
+        key = _unique_key(unique if unique is not None else (job_type and job_type.unique))
+        return NewJob(
+            type=type,
+            payload="null",
+            queue=queue or (job_type.queue if job_type else "default"),
+            priority=priority if priority is not None else (job_type.priority if job_type else 0),
+            run_at=run_at,
+            max_attempts=max_attempts or (job_type.max_attempts if job_type else 3),
+            timeout=timeout if timeout is not None else (job_type.timeout if job_type else None),
+            unique_key=key,
+            command=argv,
+            shell=shell is not None,
+            cwd=(cwd or os.getcwd()) if argv else None,
+            env=(env if env is not None else dict(os.environ)) if argv else None,
+            after=tuple(dict.fromkeys(int(a) for a in after)),
+        )
+
+    def _finish(self, template: NewJob, payload_json: str, payload: Any) -> NewJob:
+        """The template with its payload, placeholders checked and unique key filled."""
+        job_type = self.config.jobs.get(template.type) if template.type else None
+        if job_type is not None and job_type.command is not None:
+            _check_placeholders(job_type, payload)
+        key = template.unique_key
+        if key is not None and "{" in key:
+            key = _fill(key, payload, "unique")
+        return replace(template, payload=payload_json, unique_key=key)
+
+    def _job_type(self, name: str) -> JobType:
+        job_type = self.config.jobs.get(name)
+        if job_type is not None:
+            return job_type
+        from difflib import get_close_matches  # only on the error path
+
+        known = sorted(self.config.jobs)
+        close = get_close_matches(name, known, n=1)
+        if close:
+            hint = f" (did you mean {close[0]}?)"
+        elif self.config.path is None:
+            hint = " (no jobs.toml found; for a command, put it after --)"
+        else:
+            hint = f" ({self.config.path} declares: {', '.join(known) or 'none'})"
+        raise InputError(f'unknown job type "{name}"{hint}')
+
+    @staticmethod
+    def _moment(at: str | datetime, now: float) -> float:
+        if isinstance(at, datetime):
+            if at.tzinfo is None:
+                at = at.astimezone()
+            return at.timestamp()
+        return parse_at(at, datetime.fromtimestamp(now, UTC)).timestamp()
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        return self.store.get(job_id)
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        queue: str | None = None,
+        type: str | None = None,
+        limit: int | None = 50,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        if state is not None:
+            _check_states([state])
+        return self.store.list(
+            state=state, queue=queue, type=type, limit=limit, before_id=before_id
+        )
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        return self.store.attempts(job_id)
+
+    def events(self, job_id: int) -> list[Event]:
+        return self.store.events(job_id)
+
+    def output(self, job_id: int, attempt: int | None = None) -> tuple[int | None, bytes]:
+        """(attempt number, stored output) of `attempt`, default the latest."""
+        self.store.get(job_id)  # NoSuchJob before anything else
+        number = attempt if attempt is not None else self.store.latest_attempt(job_id)
+        if number is None:
+            return None, b""
+        if attempt is not None and attempt not in {a.number for a in self.attempts(job_id)}:
+            raise InputError(f"job {job_id} has no attempt {attempt}")
+        return number, self.store.output(job_id, number)
+
+    def log_lines(self, job_id: int, attempt: int) -> list[LogLine]:
+        return self.store.log_lines(job_id, attempt)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return self.store.stats()
+
+    def paused_queues(self) -> list[str]:
+        return self.store.paused_queues()
+
+    # -- changing ----------------------------------------------------------
+
+    def cancel(self, *job_ids: int) -> dict[int, str]:
+        """Cancel jobs; {id: "cancelled" | "cancelling"} (a running job's daemon kills it)."""
+        return self.store.cancel(job_ids, self.clock())
+
+    def retry(self, *job_ids: int) -> list[int]:
+        """Queue failed or cancelled jobs again, keeping their ids and history."""
+        return self.store.retry(job_ids, self.clock())
+
+    def retry_failed(self, *, type: str | None = None, queue: str | None = None) -> list[int]:
+        ids = self.store.failed_ids(type=type, queue=queue)
+        return self.store.retry(ids, self.clock()) if ids else []
+
+    def purge(self, older_than: str | float, states: Sequence[str] = FINISHED_STATES) -> int:
+        """Delete finished jobs (and their history) older than `older_than`; how many."""
+        _check_states(states, finished_only=True)
+        cutoff = self.clock() - parse_duration(older_than, "--older-than")
+        return self.store.purge(cutoff, list(states))
+
+    def pause(self, queue: str) -> None:
+        self.store.set_paused(queue, True)
+
+    def resume(self, queue: str) -> None:
+        self.store.set_paused(queue, False)
+
+
+def _unique_key(unique: str | bool | None) -> str | None:
+    if unique is None or unique is False:
+        return None
+    if unique is True:
+        return ""  # one queued-or-running job of the type
+    return str(unique)
+
+
+def _fields(text: str) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    except ValueError:
+        return []
+
+
+def _fill(template: str, payload: Any, what: str) -> str:
+    for name in _fields(template):
+        if not isinstance(payload, dict) or name not in payload:
+            raise InputError(f'the payload has no field "{name}", which {what} "{template}" uses')
+    return template.format_map(payload)
+
+
+@lru_cache(maxsize=64)
+def _command_fields(command: str) -> tuple[str, ...]:
+    """The {field} placeholders of a type's command, split as the daemon splits it."""
+    return tuple(name for part in shlex.split(command) for name in _fields(part))
+
+
+def _check_placeholders(job_type: JobType, payload: Any) -> None:
+    for name in _command_fields(job_type.command or ""):
+        if not isinstance(payload, dict) or name not in payload:
+            raise InputError(
+                f'the payload has no field "{name}", which the command of "{job_type.name}" uses'
+            )
+
+
+def _check_states(states: Sequence[str], finished_only: bool = False) -> None:
+    allowed = FINISHED_STATES if finished_only else ("queued", "running", *FINISHED_STATES)
+    for state in states:
+        if state not in allowed:
+            raise InputError(f'"{state}" is not a state here (use {", ".join(allowed)})')

@@ -1,0 +1,412 @@
+"""Finds, reads and validates jobs.toml.
+
+Every problem is reported with the file, the table and the key, e.g.
+`jobs.toml:12: [jobs.email] timeout: "5 minutes" is not a duration (use 30s,
+5m, 2h)`; `load_config` raises one ConfigError listing all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jobctl.cron_syntax import cron_error
+from jobctl.durations import DURATION_HINT, parse_duration
+from jobctl.errors import ConfigError, InputError
+from jobctl.models import Config, JobType, QueueSpec, WorkerSpec
+
+MIB = 1024 * 1024
+_SIZE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}
+_HANDLER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def find_config(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
+    """The config file to use, or None when there is none (which is valid).
+
+    --config, else $JOBCTL_CONFIG, else ./jobs.toml, else
+    $XDG_CONFIG_HOME/jobctl/jobs.toml.  A file named explicitly must exist.
+    """
+    named = explicit or os.environ.get("JOBCTL_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise InputError(f"config file {named} not found")
+        return path
+    local = (cwd or Path.cwd()) / "jobs.toml"
+    if local.is_file():
+        return local
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    user = Path(xdg) / "jobctl" / "jobs.toml"
+    return user if user.is_file() else None
+
+
+def find_db(explicit: str | None, config: Config) -> Path:
+    """--db, else $JOBCTL_DB, else `db =` in the config, else the XDG state folder."""
+    named = explicit or os.environ.get("JOBCTL_DB")
+    if named:
+        return Path(named).expanduser()
+    if config.db:
+        return Path(config.db)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "jobctl" / "jobctl.db"
+
+
+def load_config(path: Path | None) -> Config:
+    """The validated Config in `path`; an empty Config when `path` is None."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    checker = _Checker(path, text)
+    config = checker.config(data)
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return config
+
+
+def describe(config: Config) -> str:
+    """What `jobctl check` says about a valid config."""
+    types = len(config.jobs)
+    return (
+        f"{config.path or 'no config file'}: {types} job type(s), "
+        f"{len(config.schedules)} schedule(s), {len(config.workers)} worker(s), "
+        f"{len(config.queues)} queue setting(s)"
+    )
+
+
+class _Checker:
+    """Reads the parsed TOML into models, collecting every problem."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.problems: list[str] = []
+
+    # -- reporting ---------------------------------------------------------
+
+    def problem(self, table: str | None, key: str | None, message: str) -> None:
+        line = self._line_of(table, key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        scope = f" [{table}]" if table else ""
+        # cron_error() already says `cron "..."`; don't say "cron:" before it.
+        field = f" {key}:" if key and not message.startswith(key) else ""
+        self.problems.append(f"{where}:{scope}{field} {message}")
+
+    def _line_of(self, table: str | None, key: str | None) -> int | None:
+        """The line of `key` in `[table]`: a best effort, for the message only."""
+        in_table = table is None
+        header = None
+        if table:
+            head, _, name = table.partition(".")
+            header = re.compile(
+                rf"\[\s*{re.escape(head)}\s*\.\s*(\"{re.escape(name)}\"|'{re.escape(name)}'|{re.escape(name)})\s*\]"
+                if name
+                else rf"\[\s*{re.escape(head)}\s*\]"
+            )
+        table_line = None
+        for number, raw in enumerate(self.lines, 1):
+            stripped = raw.strip()
+            if stripped.startswith("["):
+                in_table = bool(header and header.fullmatch(stripped.split("#")[0].strip()))
+                if in_table:
+                    table_line = number
+                continue
+            if in_table and key and re.match(rf"[\"']?{re.escape(key)}[\"']?\s*=", stripped):
+                return number
+        return table_line
+
+    def unknown_keys(self, table: str | None, data: dict[str, Any], known: set[str]) -> None:
+        from difflib import get_close_matches  # only on the error path
+
+        for key in data:
+            if key not in known:
+                close = get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.problem(table, key, f"unknown key{hint}")
+
+    # -- typed getters -------------------------------------------------------
+
+    def get(
+        self,
+        table: str | None,
+        data: dict[str, Any],
+        key: str,
+        default: Any,
+        convert: Callable[[Any], Any],
+    ) -> Any:
+        if key not in data:
+            return default
+        try:
+            return convert(data[key])
+        except InputError as exc:
+            self.problem(table, key, str(exc))
+        except (TypeError, ValueError) as exc:
+            self.problem(table, key, str(exc) or f"{data[key]!r} is not valid")
+        return default
+
+    # -- tables ------------------------------------------------------------
+
+    def config(self, data: dict[str, Any]) -> Config:
+        top = {
+            "db",
+            "durability",
+            "output_limit",
+            "max_payload",
+            "concurrency",
+            "shutdown_grace",
+            "kill_grace",
+            "jobs",
+            "queues",
+            "workers",
+        }
+        self.unknown_keys(None, data, top)
+        db = self.get(None, data, "db", None, _string)
+        if db is not None:
+            db = str((self.path.parent / Path(db).expanduser()).resolve())
+        kill_grace = self.get(None, data, "kill_grace", 10.0, _duration)
+        config = Config(
+            path=str(self.path),
+            db=db,
+            durability=self.get(None, data, "durability", "normal", _choice("normal", "full")),
+            output_limit=self.get(None, data, "output_limit", MIB, _size),
+            max_payload=self.get(None, data, "max_payload", MIB, _size),
+            concurrency=self.get(None, data, "concurrency", None, _positive_int),
+            shutdown_grace=self.get(None, data, "shutdown_grace", 30.0, _duration),
+            kill_grace=kill_grace,
+            jobs={
+                name: self.job_type(name, body, kill_grace)
+                for name, body in self.tables(data, "jobs").items()
+            },
+            queues={
+                name: self.queue(name, body) for name, body in self.tables(data, "queues").items()
+            },
+            workers={
+                name: self.worker(name, body, kill_grace)
+                for name, body in self.tables(data, "workers").items()
+            },
+        )
+        return config
+
+    def tables(self, data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+        value = data.get(section, {})
+        if not isinstance(value, dict):
+            self.problem(None, section, "must be a table of tables, like [" + section + ".NAME]")
+            return {}
+        good = {}
+        for name, body in value.items():
+            if isinstance(body, dict):
+                good[name] = body
+            else:
+                self.problem(f"{section}.{name}", None, "must be a table")
+        return good
+
+    def job_type(self, name: str, body: dict[str, Any], kill_grace: float) -> JobType:
+        table = f"jobs.{name}"
+        self.unknown_keys(table, body, set(JobType.__slots__) - {"name"})
+        get = self._getter(table, body)
+        command = get("command", None, _command)
+        handler = get("handler", None, _handler)
+        if (command is None) == (handler is None):
+            self.problem(table, None, "needs exactly one of command or handler")
+        cron = get("cron", None, _cron)
+        every = get("every", None, _positive_duration)
+        if cron is not None and every is not None:
+            self.problem(table, "every", "cannot be used together with cron")
+        scheduled = cron is not None or every is not None
+        for key in ("cron_data", "timezone", "catch_up", "catch_up_limit", "overlap"):
+            if key in body and not scheduled:
+                self.problem(table, key, "only applies with cron or every")
+        return JobType(
+            name=name,
+            command=command,
+            handler=handler,
+            isolation=get("isolation", "thread", _choice("thread", "process")),
+            queue=get("queue", "default", _name),
+            priority=get("priority", 0, _int),
+            timeout=get("timeout", None, _positive_duration),
+            kill_grace=get("kill_grace", kill_grace, _duration),
+            max_attempts=get("max_attempts", 3, _positive_int),
+            retry_delay=get("retry_delay", 5.0, _duration),
+            retry_backoff=get("retry_backoff", 2.0, _backoff),
+            retry_max_delay=get("retry_max_delay", 3600.0, _duration),
+            concurrency=get("concurrency", None, _positive_int),
+            unique=get("unique", False, _unique),
+            on_failure=get("on_failure", None, _command),
+            cron=cron,
+            every=every,
+            cron_data=body.get("cron_data"),
+            timezone=get("timezone", None, _timezone),
+            catch_up=get("catch_up", "once", _choice("skip", "once", "all")),
+            catch_up_limit=get("catch_up_limit", 100, _positive_int),
+            overlap=get("overlap", "skip", _choice("skip", "queue", "allow")),
+        )
+
+    def queue(self, name: str, body: dict[str, Any]) -> QueueSpec:
+        table = f"queues.{name}"
+        self.unknown_keys(table, body, {"concurrency"})
+        return QueueSpec(
+            name=name, concurrency=self.get(table, body, "concurrency", None, _positive_int)
+        )
+
+    def worker(self, name: str, body: dict[str, Any], kill_grace: float) -> WorkerSpec:
+        table = f"workers.{name}"
+        self.unknown_keys(table, body, set(WorkerSpec.__slots__) - {"name"})
+        get = self._getter(table, body)
+        command = get("command", None, _command)
+        handler = get("handler", None, _handler)
+        if (command is None) == (handler is None):
+            self.problem(table, None, "needs exactly one of command or handler")
+        return WorkerSpec(
+            name=name,
+            command=command,
+            handler=handler,
+            autostart=get("autostart", True, _bool),
+            restart=get("restart", "always", _choice("always", "on-failure", "never")),
+            restart_delay=get("restart_delay", 5.0, _duration),
+            restart_max_delay=get("restart_max_delay", 300.0, _duration),
+            max_restarts=get("max_restarts", 0, _non_negative_int),
+            reset_after=get("reset_after", 60.0, _duration),
+            kill_grace=get("kill_grace", kill_grace, _duration),
+        )
+
+    def _getter(self, table: str, body: dict[str, Any]) -> Callable[..., Any]:
+        return lambda key, default, convert: self.get(table, body, key, default, convert)
+
+
+# -- value converters: return the value or raise InputError with the reason --
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{value!r} is not a string")
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{value!r} is not a name")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{value!r} is not true or false")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{value!r} is not a whole number")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if _int(value) < 1:
+        raise InputError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if _int(value) < 0:
+        raise InputError(f"{value} must not be negative")
+    return value
+
+
+def _backoff(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        raise InputError(f"{value!r} is not a multiplier of at least 1")
+    return float(value)
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return parse_duration(value)
+        except InputError:
+            pass
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    raise InputError(f"{shown} is not a duration ({DURATION_HINT})")
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise InputError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise InputError(f"{value!r} is not a size (use 1048576, 512KiB or 1MiB)")
+    unit = (match.group(2) or "b")[0].lower()
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise InputError(f"{value!r} is not one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+
+    return convert
+
+
+def _command(value: Any) -> str:
+    text = _string(value)
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise InputError(f"{text!r} cannot be split into arguments: {exc}") from None
+    if not argv:
+        raise InputError("is empty")
+    return text
+
+
+def _handler(value: Any) -> str:
+    text = _string(value)
+    if not _HANDLER.fullmatch(text):
+        raise InputError(f'"{text}" is not a handler (use "package.module:function")')
+    return text
+
+
+def _cron(value: Any) -> str:
+    problem = cron_error(_string(value))
+    if problem:
+        raise InputError(problem)
+    return value
+
+
+def _unique(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value:
+        return value
+    raise InputError(f'{value!r} is not true, false or a key template like "{{user_id}}"')
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _string(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f'"{text}" is not an IANA time zone (like "Europe/Berlin")') from None
+    return text

@@ -1,0 +1,109 @@
+"""Opens the database: a private file, WAL, a busy timeout, the schema.
+
+One apsw connection per thread.  Every write goes through `write()`, which
+takes the write lock up front (BEGIN IMMEDIATE) so that two writers never
+deadlock upgrading a read lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import apsw
+
+from jobctl.errors import DatabaseError
+
+BUSY_TIMEOUT_MS = 10_000
+_SQL_DIR = Path(__file__).parent / "sql"
+
+
+def _load_named(path: Path) -> dict[str, str]:
+    """The `-- name: NAME` blocks of a .sql file, each up to the next one."""
+    blocks = re.split(r"^-- name: (\w+)\s*$", path.read_text(encoding="utf-8"), flags=re.M)
+    return {name: body.strip() for name, body in zip(blocks[1::2], blocks[2::2], strict=True)}
+
+
+Q = _load_named(_SQL_DIR / "queries.sql")
+
+# Migration N brings `PRAGMA user_version` from N-1 to N.  Append, never edit.
+MIGRATIONS: list[str] = [(_SQL_DIR / "schema.sql").read_text(encoding="utf-8")]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_db(path: Path, durability: str = "normal") -> apsw.Connection:
+    """A connection to the database at `path`, created (0600, folder 0700) if missing."""
+    _create_private(path)
+    try:
+        conn = apsw.Connection(str(path))
+        conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+        _migrate(conn)
+    except apsw.Error as exc:
+        raise explain(exc, path) from None
+    return conn
+
+
+def explain(exc: apsw.Error, path: Path | str) -> DatabaseError:
+    """A one-line DatabaseError for an apsw error."""
+    if isinstance(exc, apsw.BusyError | apsw.LockedError):
+        return DatabaseError(
+            f"database {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000}s)"
+        )
+    if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
+        return DatabaseError(f"{path} is not a jobctl database, or it is corrupt")
+    if isinstance(exc, apsw.CantOpenError | apsw.PermissionsError | apsw.ReadOnlyError):
+        return DatabaseError(f"cannot open database {path} for writing")
+    if isinstance(exc, apsw.FullError):
+        return DatabaseError(f"the disk holding {path} is full")
+    return DatabaseError(f"database {path}: {exc}")
+
+
+@contextmanager
+def write(conn: apsw.Connection) -> Iterator[apsw.Connection]:
+    """A write transaction: BEGIN IMMEDIATE, COMMIT, or ROLLBACK on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _create_private(path: Path) -> None:
+    if path.exists():
+        return
+    folder = path.parent
+    try:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True)
+        # Create the file ourselves so it is 0600 from its first moment; SQLite
+        # gives the -wal and -shm files the same mode as the database.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass  # another process created it first
+    except OSError as exc:
+        raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+
+
+def _migrate(conn: apsw.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").get
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"the database has schema version {version}; this jobctl knows up to {SCHEMA_VERSION}"
+        )
+    # journal_mode cannot change inside a transaction; WAL then sticks to the file.
+    conn.execute("PRAGMA journal_mode = WAL")
+    with write(conn):
+        # Another process may have migrated while we waited for the lock.
+        version = conn.execute("PRAGMA user_version").get
+        for number in range(version, SCHEMA_VERSION):
+            conn.execute(MIGRATIONS[number])
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

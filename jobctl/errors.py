@@ -1,0 +1,72 @@
+"""The exceptions jobctl raises.
+
+Library code raises these and never prints; the CLI turns one into a single
+line on stderr and the exit code the class carries.
+"""
+
+from __future__ import annotations
+
+
+class JobctlError(Exception):
+    """Something went wrong."""
+
+    exit_code = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InputError(JobctlError):
+    """The input is not valid."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """The configuration is not valid."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        first = self.problems[0] if self.problems else "the configuration is not valid"
+        more = len(self.problems) - 1
+        super().__init__(
+            first + (f" (and {more} more problem(s); run `jobctl check`)" if more else "")
+        )
+
+
+class NoSuchJob(JobctlError):
+    """No such job."""
+
+    exit_code = 3
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id}")
+
+
+class DatabaseError(JobctlError):
+    """The database cannot be used."""
+
+
+class WrongState(JobctlError):
+    """The job is not in a state that allows this."""
+
+
+class JobFailed(JobctlError):
+    """The job failed."""
+
+    def __init__(self, job_id: int, state: str, error: str | None) -> None:
+        self.job_id = job_id
+        self.state = state
+        self.error = error
+        super().__init__(f"job {job_id} {state}" + (f": {error}" if error else ""))
+
+
+class WaitTimeout(JobctlError):
+    """Waiting ran out of time."""
+
+    exit_code = 124

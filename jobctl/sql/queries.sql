@@ -1,0 +1,124 @@
+-- Every fixed SQL statement jobctl runs, by name; db.py loads them into Q and
+-- only store.py uses them.  Parameters are named (:name) so that callers pass
+-- dicts and a reordered column list cannot silently swap values.
+-- Times are REAL Unix seconds, passed in by the caller (never julianday('now')),
+-- so that tests can inject a clock.
+
+-- name: insert_job
+INSERT INTO jobs (type, command, shell, cwd, env, payload, queue, priority, state,
+                  run_at, created_at, max_attempts, timeout, unique_key, waiting,
+                  error, finished_at, schedule, due_at)
+VALUES (:type, :command, :shell, :cwd, :env, :payload, :queue, :priority, :state,
+        :run_at, :created_at, :max_attempts, :timeout, :unique_key, :waiting,
+        :error, :finished_at, :schedule, :due_at);
+-- store.py binds this one by position (a tuple is cheaper than a dict for
+-- 100,000 rows) and learns the ids from last_insert_rowid(): without
+-- RETURNING, executemany() runs about twice as fast, and ids are contiguous
+-- because AUTOINCREMENT only grows and we hold the write lock.
+-- The `created` event is not stored: jobs.created_at is it (see events_of).
+
+-- name: find_unique
+SELECT id FROM jobs
+WHERE coalesce(type, '') = coalesce(:type, '') AND unique_key = :unique_key
+  AND state IN ('queued', 'running');
+
+-- name: insert_dep
+INSERT OR IGNORE INTO job_deps (parent_id, job_id) VALUES (:parent_id, :job_id);
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: job_state
+SELECT state FROM jobs WHERE id = :id;
+
+-- name: parents_of
+SELECT parent_id FROM job_deps WHERE job_id = :id ORDER BY parent_id;
+
+-- name: children_of
+SELECT job_id FROM job_deps WHERE parent_id = :id ORDER BY job_id;
+
+-- name: unsucceeded_parents
+SELECT count(*) FROM job_deps d JOIN jobs p ON p.id = d.parent_id
+WHERE d.job_id = :id AND p.state != 'succeeded';
+
+-- name: attempts_of
+SELECT job_id, number, started_at, finished_at, outcome, exit_status, signal, error,
+       output_size
+FROM attempts WHERE job_id = :id ORDER BY number;
+
+-- name: events_of
+-- The `created` event comes from the job row itself (see insert_job).
+SELECT job_id, at, kind, attempt, detail FROM (
+    SELECT 0 AS seq, id AS job_id, created_at AS at, 'created' AS kind,
+           NULL AS attempt, NULL AS detail
+    FROM jobs WHERE id = :id
+    UNION ALL
+    SELECT id, job_id, at, kind, attempt, detail FROM events WHERE job_id = :id
+) ORDER BY seq;
+
+-- name: output_of
+SELECT output FROM attempts WHERE job_id = :id AND number = :number;
+
+-- name: latest_attempt
+SELECT max(number) FROM attempts WHERE job_id = :id;
+
+-- name: log_lines_of
+SELECT job_id, attempt, at, message, data FROM job_logs
+WHERE job_id = :id AND attempt = :attempt AND id > :after ORDER BY id;
+
+-- name: add_event
+INSERT INTO events (job_id, at, kind, attempt, detail)
+VALUES (:job_id, :at, :kind, :attempt, :detail);
+
+-- name: cancel_queued
+-- Compare-and-set: zero rows means the job was no longer queued.
+UPDATE jobs SET state = 'cancelled', finished_at = :now, error = :reason
+WHERE id = :id AND state = 'queued';
+
+-- name: request_cancel
+UPDATE jobs SET cancel_requested = :now
+WHERE id = :id AND state = 'running' AND cancel_requested IS NULL;
+
+-- name: requeue_finished
+-- `jobctl retry`: the same job, its history kept, a fresh attempt budget.
+UPDATE jobs SET state = 'queued', attempt = 0, run_at = :now, finished_at = NULL,
+                error = NULL, result = NULL, cancel_requested = NULL,
+                daemon_id = NULL, lease_until = NULL, waiting = :waiting
+WHERE id = :id AND state IN ('failed', 'cancelled');
+
+-- name: retryable_ids
+SELECT id FROM jobs
+WHERE state = 'failed'
+  AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue)
+ORDER BY id;
+
+-- name: stats
+-- Covered by the jobs_state_queue index: no table rows are read.
+SELECT queue, state, count(*) FROM jobs GROUP BY state, queue;
+
+-- name: paused_queues
+SELECT name FROM queues WHERE paused = 1 ORDER BY name;
+
+-- name: set_paused
+INSERT INTO queues (name, paused) VALUES (:name, :paused)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused;
+
+-- name: purge_prepare
+CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY);
+DELETE FROM temp.purge_ids;
+
+-- name: purge_select
+-- Finished jobs old enough, into a temp table the deletes below share.
+INSERT INTO temp.purge_ids (id)
+SELECT id FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff;
+
+-- name: purge_delete
+DELETE FROM jobs WHERE id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM attempts WHERE job_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM events WHERE job_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM job_logs WHERE job_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM job_deps WHERE job_id IN (SELECT id FROM temp.purge_ids)
+                        OR parent_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM temp.purge_ids;

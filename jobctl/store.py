@@ -1,0 +1,322 @@
+"""The job store: the only code that runs SQL.
+
+One method per operation, each in one transaction, each returning models.
+Time is always a parameter (`now`, Unix seconds), so tests inject a clock.
+State changes are compare-and-set UPDATEs (`WHERE state IN (...)`): a row
+that was not in the expected state changes nothing, and the caller hears so.
+
+A Store wraps one apsw connection and so belongs to one thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from jobctl.db import Q, explain, open_db, write
+from jobctl.errors import NoSuchJob, WrongState
+from jobctl.models import Attempt, Event, Job, LogLine, NewJob, State, loads_json
+
+# The columns a Job is built from, in Job's field order (parents come apart).
+_JOB_COLUMNS = (
+    "id, type, command, shell, cwd, env, payload, queue, priority, state, run_at, created_at,"
+    " started_at, finished_at, attempt, attempts_total, max_attempts, timeout, unique_key,"
+    " waiting, result, error, cancel_requested, daemon_id, schedule"
+)
+# `ls` leaves out what a listing never shows and can be large.
+_LIST_COLUMNS = (
+    _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
+)
+_LIST_FILTERS = {"state": "state = ?", "queue": "queue = ?", "type": "type = ?"}
+
+
+class Store:
+    """Jobs, attempts, events and queues in one SQLite file."""
+
+    def __init__(self, conn: apsw.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, durability: str = "normal") -> Store:
+        return cls(open_db(path, durability), path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _rows(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+
+    def _value(self, sql: str, params: Any = None) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    # -- adding ------------------------------------------------------------
+
+    def add_jobs(self, jobs: Sequence[NewJob], now: float) -> list[int]:
+        """Insert `jobs` in one transaction; their ids, in order.
+
+        A job whose (type, unique_key) matches a queued or running job is not
+        inserted: its id is that job's.  Any error inserts nothing.
+        """
+        try:
+            with write(self.conn):
+                return self._insert(jobs, now)
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+
+    def _insert(self, jobs: Sequence[NewJob], now: float) -> list[int]:
+        conn = self.conn
+        parent_states = self._parent_states({p for job in jobs for p in job.after})
+        simple = not any(job.unique_key is not None or job.after for job in jobs)
+        if simple:
+            # The bulk path: one prepared statement run for every row.
+            conn.executemany(Q["insert_job"], (_job_params(j, now, 0, None) for j in jobs))
+            last = conn.last_insert_rowid()
+            return list(range(last - len(jobs) + 1, last + 1))
+        return [self._insert_one(job, now, parent_states) for job in jobs]
+
+    def _insert_one(self, job: NewJob, now: float, parent_states: dict[int, str]) -> int:
+        conn = self.conn
+        if job.unique_key is not None:
+            existing = conn.execute(
+                Q["find_unique"], {"type": job.type, "unique_key": job.unique_key}
+            ).fetchall()
+            if existing:
+                return existing[0][0]
+        waiting = sum(1 for p in job.after if parent_states[p] != State.SUCCEEDED)
+        dead = [p for p in job.after if parent_states[p] in (State.FAILED, State.CANCELLED)]
+        reason = f"job {dead[0]} {parent_states[dead[0]]}" if dead else None
+        conn.execute(Q["insert_job"], _job_params(job, now, waiting, reason))
+        job_id = conn.last_insert_rowid()
+        if reason:
+            self._event(job_id, now, "cancelled", None, reason)
+        for parent in job.after:
+            conn.execute(Q["insert_dep"], {"parent_id": parent, "job_id": job_id})
+        return job_id
+
+    def _parent_states(self, parents: set[int]) -> dict[int, str]:
+        states = {}
+        for parent in sorted(parents):
+            rows = self.conn.execute(Q["job_state"], {"id": parent}).fetchall()
+            if not rows:
+                raise NoSuchJob(parent)
+            states[parent] = rows[0][0]
+        return states
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        rows = self._rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NoSuchJob(job_id)
+        parents = tuple(r[0] for r in self._rows(Q["parents_of"], {"id": job_id}))
+        return _job(rows[0], parents)
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        queue: str | None = None,
+        type: str | None = None,
+        limit: int | None = 50,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered; `before_id` pages backwards."""
+        # Only the filters given become SQL, so that the planner can use the
+        # (state, id) index: `? IS NULL OR state = ?` would defeat it.
+        where, params = [], []
+        for name, value in (("state", state), ("queue", queue), ("type", type)):
+            if value is not None:
+                where.append(_LIST_FILTERS[name])
+                params.append(value)
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
+        sql = f"SELECT {_LIST_COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_job(row) for row in self._rows(sql, params)]
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        return [Attempt(*row) for row in self._rows(Q["attempts_of"], {"id": job_id})]
+
+    def events(self, job_id: int) -> list[Event]:
+        return [Event(*row) for row in self._rows(Q["events_of"], {"id": job_id})]
+
+    def latest_attempt(self, job_id: int) -> int | None:
+        return self._value(Q["latest_attempt"], {"id": job_id})
+
+    def output(self, job_id: int, attempt: int) -> bytes:
+        """The stored output of one attempt (b"" when it has none)."""
+        value = self._value(Q["output_of"], {"id": job_id, "number": attempt})
+        return bytes(value) if value else b""
+
+    def log_lines(self, job_id: int, attempt: int, after: int = 0) -> list[LogLine]:
+        rows = self._rows(Q["log_lines_of"], {"id": job_id, "attempt": attempt, "after": after})
+        return [LogLine(r[0], r[1], r[2], r[3], loads_json(r[4])) for r in rows]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """{queue: {state: count}} over every job."""
+        counts: dict[str, dict[str, int]] = {}
+        for queue, state, count in self._rows(Q["stats"]):
+            counts.setdefault(queue, {})[state] = count
+        return counts
+
+    def paused_queues(self) -> list[str]:
+        return [row[0] for row in self._rows(Q["paused_queues"])]
+
+    # -- changing ----------------------------------------------------------
+
+    def cancel(self, job_ids: Iterable[int], now: float) -> dict[int, str]:
+        """Cancel jobs: queued ones at once, running ones by request to their daemon.
+
+        All or nothing: an unknown id or a finished job changes nothing.
+        Returns {id: "cancelled" | "cancelling"}.  Queued jobs waiting on a
+        cancelled job are cancelled with it.
+        """
+        outcome: dict[int, str] = {}
+        try:
+            with write(self.conn):
+                for job_id in job_ids:
+                    state = self._state(job_id)
+                    if state == State.QUEUED:
+                        self._cancel_queued(job_id, now, "cancelled by request")
+                        outcome[job_id] = "cancelled"
+                    elif state == State.RUNNING:
+                        self.conn.execute(Q["request_cancel"], {"id": job_id, "now": now})
+                        self._event(job_id, now, "cancel_requested", None, None)
+                        outcome[job_id] = "cancelling"
+                    else:
+                        raise WrongState(f"job {job_id} is already {state}")
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+        return outcome
+
+    def _cancel_queued(self, job_id: int, now: float, reason: str) -> None:
+        self.conn.execute(Q["cancel_queued"], {"id": job_id, "now": now, "reason": reason})
+        if self.conn.changes() != 1:
+            raise WrongState(f"job {job_id} is no longer queued")
+        self._event(job_id, now, "cancelled", None, reason)
+        self.cancel_dependents(job_id, now, f"job {job_id} cancelled")
+
+    def cancel_dependents(self, job_id: int, now: float, reason: str) -> None:
+        """Cancel the queued jobs held by `job_id` (which will never succeed), and theirs."""
+        pending = [job_id]
+        while pending:
+            parent = pending.pop()
+            for (child,) in self.conn.execute(Q["children_of"], {"id": parent}).fetchall():
+                self.conn.execute(Q["cancel_queued"], {"id": child, "now": now, "reason": reason})
+                if self.conn.changes() == 1:
+                    self._event(child, now, "cancelled", None, reason)
+                    pending.append(child)
+
+    def retry(self, job_ids: Iterable[int], now: float) -> list[int]:
+        """Queue failed or cancelled jobs again: same ids, history kept, a fresh budget.
+
+        All or nothing, like cancel.
+        """
+        done = []
+        try:
+            with write(self.conn):
+                for job_id in job_ids:
+                    state = self._state(job_id)
+                    if state not in (State.FAILED, State.CANCELLED):
+                        raise WrongState(
+                            f"job {job_id} is {state}; only failed or cancelled jobs can be retried"
+                        )
+                    waiting = self.conn.execute(Q["unsucceeded_parents"], {"id": job_id}).fetchall()
+                    self.conn.execute(
+                        Q["requeue_finished"], {"id": job_id, "now": now, "waiting": waiting[0][0]}
+                    )
+                    self._event(job_id, now, "retried", None, f"was {state}")
+                    done.append(job_id)
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+        return done
+
+    def failed_ids(self, *, type: str | None = None, queue: str | None = None) -> list[int]:
+        return [row[0] for row in self._rows(Q["retryable_ids"], {"type": type, "queue": queue})]
+
+    def purge(self, cutoff: float, states: Sequence[str]) -> int:
+        """Delete jobs in `states` that finished before `cutoff`, with their history."""
+        try:
+            with write(self.conn):
+                self.conn.execute(Q["purge_prepare"])
+                params = {"states": json.dumps(list(states)), "cutoff": cutoff}
+                self.conn.execute(Q["purge_select"], params)
+                count = self.conn.changes()
+                self.conn.execute(Q["purge_delete"])
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+        return count
+
+    def set_paused(self, queue: str, paused: bool) -> None:
+        try:
+            with write(self.conn):
+                self.conn.execute(Q["set_paused"], {"name": queue, "paused": int(paused)})
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+
+    # -- helpers -----------------------------------------------------------
+
+    def _state(self, job_id: int) -> State:
+        rows = self.conn.execute(Q["job_state"], {"id": job_id}).fetchall()
+        if not rows:
+            raise NoSuchJob(job_id)
+        return State(rows[0][0])
+
+    def _event(
+        self, job_id: int, at: float, kind: str, attempt: int | None, detail: str | None
+    ) -> None:
+        self.conn.execute(
+            Q["add_event"],
+            {"job_id": job_id, "at": at, "kind": kind, "attempt": attempt, "detail": detail},
+        )
+
+
+def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | None) -> tuple:
+    """insert_job's parameters, in the order its VALUES lists them."""
+    return (
+        job.type,
+        json.dumps(job.command) if job.command is not None else None,
+        int(job.shell),
+        job.cwd,
+        json.dumps(job.env) if job.env is not None else None,
+        job.payload,
+        job.queue,
+        job.priority,
+        State.CANCELLED.value if cancelled_reason else State.QUEUED.value,
+        job.run_at or now,
+        now,
+        job.max_attempts,
+        job.timeout,
+        job.unique_key,
+        waiting,
+        cancelled_reason,
+        now if cancelled_reason else None,
+        job.schedule,
+        job.due_at,
+    )
+
+
+def _job(row: tuple[Any, ...], parents: tuple[int, ...] = ()) -> Job:
+    values = list(row)
+    values[2] = loads_json(values[2])  # command
+    values[3] = bool(values[3])  # shell
+    values[5] = loads_json(values[5])  # env
+    values[6] = loads_json(values[6])  # payload
+    values[9] = State(values[9])
+    values[20] = loads_json(values[20])  # result
+    return Job(*values, parents=parents)
