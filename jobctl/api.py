@@ -14,7 +14,6 @@ import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -245,7 +244,7 @@ class Queue:
         key = template.unique_key
         if key is not None and "{" in key:
             key = _fill(key, payload, "unique")
-        return replace(template, payload=payload_json, unique_key=key)
+        return template._replace(payload=payload_json, unique_key=key)
 
     def _job_type(self, name: str) -> JobType:
         job_type = self.config.jobs.get(name)

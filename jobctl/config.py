@@ -130,10 +130,10 @@ class _Checker:
         return table_line
 
     def unknown_keys(self, table: str | None, data: dict[str, Any], known: set[str]) -> None:
-        from difflib import get_close_matches  # only on the error path
-
         for key in data:
             if key not in known:
+                from difflib import get_close_matches  # only on the error path
+
                 close = get_close_matches(key, sorted(known), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 self.problem(table, key, f"unknown key{hint}")
@@ -216,7 +216,7 @@ class _Checker:
 
     def job_type(self, name: str, body: dict[str, Any], kill_grace: float) -> JobType:
         table = f"jobs.{name}"
-        self.unknown_keys(table, body, set(JobType.__slots__) - {"name"})
+        self.unknown_keys(table, body, set(JobType._fields) - {"name"})
         get = self._getter(table, body)
         command = get("command", None, _command)
         handler = get("handler", None, _handler)
@@ -264,7 +264,7 @@ class _Checker:
 
     def worker(self, name: str, body: dict[str, Any], kill_grace: float) -> WorkerSpec:
         table = f"workers.{name}"
-        self.unknown_keys(table, body, set(WorkerSpec.__slots__) - {"name"})
+        self.unknown_keys(table, body, set(WorkerSpec._fields) - {"name"})
         get = self._getter(table, body)
         command = get("command", None, _command)
         handler = get("handler", None, _handler)

@@ -1,17 +1,21 @@
 """The things jobctl deals in: job states, jobs, job types, queues, workers.
 
-Frozen dataclasses with no behaviour beyond presentation helpers; the store
+Immutable records with no behaviour beyond presentation helpers; the store
 builds them from rows, the config builds the declared ones from jobs.toml.
+
+They are NamedTuples rather than frozen dataclasses because `jobctl add`
+must start fast: here a NamedTuple class costs ~0.1 ms to create, a frozen
+dataclass ~1.3 ms, and importing `dataclasses` (inspect, ast, dis) ~6 ms;
+with dataclasses this module alone was a fifth of a `jobctl add`.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class State(StrEnum):
@@ -48,8 +52,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(NamedTuple):
     id: int
     type: str | None
     command: list[str] | None
@@ -117,8 +120,7 @@ class Job:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     job_id: int
     number: int
     started_at: float
@@ -143,8 +145,7 @@ class Attempt:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     job_id: int
     at: float
     kind: str
@@ -161,8 +162,7 @@ class Event:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
+class LogLine(NamedTuple):
     job_id: int
     attempt: int
     at: float
@@ -170,8 +170,7 @@ class LogLine:
     data: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class JobType:
+class JobType(NamedTuple):
     """A `[jobs.NAME]` table: how jobs of one type run."""
 
     name: str
@@ -202,14 +201,12 @@ class JobType:
         return self.cron is not None or self.every is not None
 
 
-@dataclass(frozen=True, slots=True)
-class QueueSpec:
+class QueueSpec(NamedTuple):
     name: str
     concurrency: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
+class WorkerSpec(NamedTuple):
     """A `[workers.NAME]` table: a long-running process the daemon supervises."""
 
     name: str
@@ -224,8 +221,7 @@ class WorkerSpec:
     kill_grace: float = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     """Everything jobs.toml says, with defaults filled in."""
 
     path: str | None = None
@@ -236,9 +232,10 @@ class Config:
     concurrency: int | None = None
     shutdown_grace: float = 30.0
     kill_grace: float = 10.0
-    jobs: dict[str, JobType] = field(default_factory=dict)
-    queues: dict[str, QueueSpec] = field(default_factory=dict)
-    workers: dict[str, WorkerSpec] = field(default_factory=dict)
+    # Shared empty defaults are safe: nothing ever mutates a Config.
+    jobs: dict[str, JobType] = {}
+    queues: dict[str, QueueSpec] = {}
+    workers: dict[str, WorkerSpec] = {}
 
     @property
     def schedules(self) -> list[JobType]:
@@ -249,8 +246,7 @@ def loads_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-@dataclass(frozen=True, slots=True)
-class NewJob:
+class NewJob(NamedTuple):
     """A job about to be inserted, every default already resolved by the API."""
 
     type: str | None

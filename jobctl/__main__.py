@@ -1,0 +1,69 @@
+"""The `jobctl` command: dispatch, and the one place errors become exit codes.
+
+`jobctl add` takes a fast path that never imports typer (see fastadd.py);
+everything else goes through the typer app in cli.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from jobctl.errors import JobctlError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug, args = _take_debug(args)
+    try:
+        return _dispatch(args)
+    except JobctlError as exc:
+        if debug:
+            raise
+        _error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`jobctl ls | head`): not an error.  Point
+        # stdout at /dev/null so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        _error(f"internal error: {exc!r} (run again with --debug for the traceback)")
+        return 1
+
+
+def _dispatch(args: list[str]) -> int:
+    if args and args[0] == "add":
+        from jobctl.fastadd import parse_add
+
+        request = parse_add(args[1:])
+        if request is not None:
+            from jobctl.add_command import run_add
+
+            return run_add(request)
+    from jobctl.cli import run
+
+    return run(args)
+
+
+def _take_debug(args: list[str]) -> tuple[bool, list[str]]:
+    """--debug anywhere before `--` (or JOBCTL_DEBUG=1) shows tracebacks."""
+    debug = os.environ.get("JOBCTL_DEBUG", "") not in ("", "0")
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:end]:
+        args = [a for a in args[:end] if a != "--debug"] + args[end:]
+        debug = True
+    return debug, args
+
+
+def _error(message: str) -> None:
+    # One line, whatever the message holds.
+    sys.stderr.write("jobctl: " + " ".join(message.split("\n")) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

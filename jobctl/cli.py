@@ -1,0 +1,451 @@
+"""The typer app: parse, call one API method, render, map errors to exit codes.
+
+No SQL and no job logic here.  `run()` calls click in non-standalone mode so
+that usage errors come back as exceptions, which become one line on stderr
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from jobctl import api
+from jobctl.add_command import AddRequest, run_add
+from jobctl.config import describe, find_config, load_config
+from jobctl.errors import ConfigError, InputError
+from jobctl.models import FINISHED, Job
+from jobctl.render import Output, printable_output, shorten
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Background jobs for one host, in one SQLite file.  Global: --debug shows tracebacks.",
+)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", metavar="PATH", help="Database file (default: see README).")
+]
+ConfigOption = Annotated[
+    str | None, typer.Option("--config", metavar="PATH", help="jobs.toml to use.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README).")]
+
+
+def run(args: list[str]) -> int:
+    """Run the app on `args`; the exit status.  JobctlErrors propagate to __main__."""
+    command = typer.main.get_command(app)
+    # click would treat what follows `--` as more positionals; `add` wants it
+    # as the command to run, so it travels apart, in ctx.obj.
+    tail: list[str] | None = None
+    if args[:1] == ["add"] and "--" in args:
+        cut = args.index("--")
+        args, tail = args[:cut], args[cut + 1 :]
+    try:
+        result = command.main(args, prog_name="jobctl", standalone_mode=False, obj={"tail": tail})
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        return 130
+    except click.ClickException as exc:
+        name = exc.ctx.command_path if getattr(exc, "ctx", None) else "jobctl"
+        raise InputError(f"{exc.format_message()} (see `{name} --help`)") from None
+    return result if isinstance(result, int) else 0
+
+
+def _examples(*lines: str) -> str:
+    # "\b" keeps click from re-wrapping the lines of this paragraph.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _queue(db: str | None, config: str | None) -> api.Queue:
+    return api.connect(db, config)
+
+
+# -- init / check -----------------------------------------------------------
+
+
+@app.command(epilog=_examples("jobctl init"))
+def init(db: DbOption = None, config: ConfigOption = None) -> int:
+    """Write a starter jobs.toml (never over an existing one) and create the database."""
+    target = Path(config or "jobs.toml")
+    if target.exists():
+        raise InputError(f"{target} already exists; not overwriting it")
+    example = Path(__file__).with_name("jobs.toml.example").read_text(encoding="utf-8")
+    try:
+        target.write_text(example, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+    with _queue(db, str(target)) as queue:
+        queue.stats()  # opens, so creates, the database
+        path = queue.db_path
+    print(f"wrote {target}; database at {path}")
+    return 0
+
+
+@app.command(epilog=_examples("jobctl check --config ./jobs.toml"))
+def check(config: ConfigOption = None) -> int:
+    """Validate jobs.toml: list every problem (exit 2) or say what it declares."""
+    path = find_config(config)
+    try:
+        loaded = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(describe(loaded))
+    return 0
+
+
+# -- add ----------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        """jobctl add email:send --data '{"to": "a@example.com"}'""",
+        "jobctl add --in 10m -- ./backup.sh --full",
+        "jobctl add --shell 'pg_dump db | gzip > db.gz'",
+        "jobctl add email:send --batch payloads.jsonl",
+    ),
+)
+def add(
+    ctx: typer.Context,
+    type: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="A job type.")] = None,
+    shell: Annotated[str | None, typer.Option(help="Run this text with /bin/sh -c.")] = None,
+    data: Annotated[
+        str | None, typer.Option(metavar="JSON", help="The payload; - reads stdin.")
+    ] = None,
+    data_file: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Read the payload from FILE.")
+    ] = None,
+    queue: Annotated[str | None, typer.Option(metavar="Q")] = None,
+    priority: Annotated[str | None, typer.Option(metavar="N", help="Higher runs first.")] = None,
+    delay: Annotated[
+        str | None, typer.Option("--in", metavar="DURATION", help="Run after this long: 10m.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(metavar="TIME", help="Run at HH:MM or an ISO 8601 time.")
+    ] = None,
+    max_attempts: Annotated[str | None, typer.Option(metavar="N")] = None,
+    timeout: Annotated[str | None, typer.Option(metavar="DURATION")] = None,
+    unique: Annotated[
+        str | None, typer.Option(metavar="KEY", help="Reuse a queued or running job's id.")
+    ] = None,
+    after: Annotated[
+        list[str] | None, typer.Option(metavar="ID", help="Hold until job ID succeeds.")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option(metavar="FILE", help="JSON lines, one job each; - is stdin.")
+    ] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Add a job and print its id.
+
+    TYPE is a job type from jobs.toml.  For an ad hoc command, give it after
+    `--` (run without a shell) or as --shell 'TEXT'.
+    """
+    request = AddRequest(
+        type=type,
+        command=list((ctx.obj or {}).get("tail") or []),
+        shell=shell,
+        data=data,
+        data_file=data_file,
+        queue=queue,
+        priority=priority,
+        delay=delay,
+        at=at,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        unique=unique,
+        after=list(after or []),
+        batch=batch,
+        json=json_,
+        db=db,
+        config=config,
+    )
+    return execute_add(request)
+
+
+def execute_add(request: AddRequest) -> int:
+    """Separate from add() so that tests can compare what both parsers build."""
+    return run_add(request)
+
+
+# -- reading ------------------------------------------------------------------
+
+
+@app.command(name="ls", epilog=_examples("jobctl ls --state failed --limit 20"))
+def ls(
+    state: Annotated[str | None, typer.Option(metavar="S")] = None,
+    queue: Annotated[str | None, typer.Option(metavar="Q")] = None,
+    type: Annotated[str | None, typer.Option(metavar="T")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1)] = 50,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """List jobs, newest first."""
+    with _queue(db, config) as q:
+        jobs = q.list(state=state, queue=queue, type=type, limit=limit)
+    out = Output()
+    if json_:
+        out.json([job.to_json() for job in jobs])
+        return 0
+    width = max(20, shutil.get_terminal_size().columns - 70) if out.tty else 10_000
+    out.table(
+        ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR"],
+        [
+            (
+                job.id,
+                job.state,
+                f"{job.attempt}/{job.max_attempts}",
+                job.queue,
+                out.time(job.created_at),
+                shorten(job.label, width // 2 if out.tty else width),
+                shorten(job.error, width // 2 if out.tty else width),
+            )
+            for job in jobs
+        ],
+        state_column=1,
+    )
+    return 0
+
+
+@app.command(epilog=_examples("jobctl show 42 --json"))
+def show(
+    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    json_: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Show every field of a job, its attempts and its events."""
+    with _queue(db, config) as q:
+        job = q.get(job_id)
+        attempts = q.attempts(job_id)
+        events = q.events(job_id)
+    out = Output()
+    if json_:
+        out.json(
+            job.to_json()
+            | {
+                "attempts": [a.to_json() for a in attempts],
+                "events": [e.to_json() for e in events],
+            }
+        )
+        return 0
+    out.fields(_job_fields(job, out))
+    if attempts:
+        out.line()
+        out.line("Attempts:")
+        out.table(
+            ["#", "STARTED", "FINISHED", "OUTCOME", "EXIT", "OUTPUT", "ERROR"],
+            [
+                (
+                    a.number,
+                    out.time(a.started_at),
+                    out.time(a.finished_at),
+                    a.outcome or "running",
+                    a.exit_status if a.signal is None else f"signal {a.signal}",
+                    f"{a.output_size} B",
+                    shorten(a.error, 60),
+                )
+                for a in attempts
+            ],
+        )
+    out.line()
+    out.line("Events:")
+    out.table(
+        ["AT", "EVENT", "ATTEMPT", "DETAIL"],
+        [(out.time(e.at), e.kind, e.attempt or "", e.detail or "") for e in events],
+    )
+    return 0
+
+
+def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
+    import json
+
+    fields: list[tuple[str, object]] = [
+        ("id", job.id),
+        ("state", out.state(job.state) if out.tty else job.state),
+        ("type" if job.type else "command", job.label),
+        ("queue", job.queue),
+        ("priority", job.priority),
+        ("attempt", f"{job.attempt} of {job.max_attempts} ({job.attempts_total} in all)"),
+        ("created", out.time(job.created_at)),
+        ("run at", out.time(job.run_at)),
+        ("started", out.time(job.started_at)),
+        ("finished", out.time(job.finished_at)),
+    ]
+    if job.timeout:
+        fields.append(("timeout", f"{job.timeout:g}s"))
+    if job.unique_key is not None:
+        fields.append(("unique key", job.unique_key or "(the type)"))
+    if job.parents:
+        fields.append(("after", " ".join(map(str, job.parents))))
+        if job.waiting and job.state not in FINISHED:
+            fields.append(("waiting on", f"{job.waiting} job(s)"))
+    if job.cwd:
+        fields.append(("cwd", job.cwd))
+    if job.schedule:
+        fields.append(("schedule", job.schedule))
+    if job.type is not None:
+        fields.append(("payload", json.dumps(job.payload, ensure_ascii=False)))
+    if job.result is not None:
+        fields.append(("result", json.dumps(job.result, ensure_ascii=False)))
+    if job.error:
+        fields.append(("error", job.error))
+    if job.cancel_requested is not None and job.state not in FINISHED:
+        fields.append(("cancel", "requested; its daemon will stop it"))
+    return fields
+
+
+@app.command(epilog=_examples("jobctl logs 42 --attempt 1"))
+def logs(
+    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    attempt: Annotated[int | None, typer.Option(metavar="N", help="Default: the latest.")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Print the stored output of a job's attempt (stdout and stderr, as written)."""
+    with _queue(db, config) as q:
+        number, data = q.output(job_id, attempt)
+        lines = q.log_lines(job_id, number) if number is not None else []
+    if number is None:
+        print(f"job {job_id} has not run yet", file=sys.stderr)
+        return 0
+    if sys.stdout.isatty():
+        sys.stdout.write(printable_output(data))
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+    out = Output()
+    for line in lines:
+        extra = " ".join(f"{k}={v}" for k, v in (line.data or {}).items())
+        out.line(f"[{out.time(line.at)}] {line.message}" + (f" {extra}" if extra else ""))
+    return 0
+
+
+@app.command(epilog=_examples("jobctl stats --json"))
+def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> int:
+    """Count jobs per queue and state."""
+    with _queue(db, config) as q:
+        counts = q.stats()
+        paused = set(q.paused_queues())
+    states = ["queued", "running", "succeeded", "failed", "cancelled"]
+    rows = []
+    for name in sorted(set(counts) | paused):
+        per_state = counts.get(name, {})
+        rows.append(
+            {"queue": name, "paused": name in paused}
+            | {s: per_state.get(s, 0) for s in states}
+            | {"total": sum(per_state.values())}
+        )
+    out = Output()
+    if json_:
+        out.json(rows)
+        return 0
+    if not rows:
+        out.line("no jobs yet")
+        return 0
+    out.table(
+        ["QUEUE", *(s.upper() for s in states), "TOTAL", "PAUSED"],
+        [
+            [r["queue"], *(r[s] for s in states), r["total"], "paused" if r["paused"] else ""]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+# -- changing -----------------------------------------------------------------
+
+
+@app.command(epilog=_examples("jobctl retry 42 43", "jobctl retry --failed --type email:send"))
+def retry(
+    job_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed job.")] = False,
+    type: Annotated[str | None, typer.Option(metavar="T", help="With --failed.")] = None,
+    queue: Annotated[str | None, typer.Option(metavar="Q", help="With --failed.")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Queue failed or cancelled jobs again: same id, history kept, a fresh attempt budget."""
+    if bool(job_ids) == failed:
+        raise InputError("give job ids or --failed")
+    if (type or queue) and not failed:
+        raise InputError("--type and --queue go with --failed")
+    with _queue(db, config) as q:
+        done = q.retry_failed(type=type, queue=queue) if failed else q.retry(*job_ids)
+    for job_id in done:
+        print(job_id)
+    if failed:
+        print(f"retried {len(done)} job(s)", file=sys.stderr)
+    return 0
+
+
+@app.command(epilog=_examples("jobctl cancel 42 43"))
+def cancel(
+    job_ids: Annotated[list[int], typer.Argument(metavar="ID...")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Cancel jobs: a queued job at once, a running one is stopped by its daemon."""
+    with _queue(db, config) as q:
+        outcome = q.cancel(*job_ids)
+    for job_id, what in outcome.items():
+        note = " (its daemon will stop it)" if what == "cancelling" else ""
+        print(f"{job_id} {what}{note}")
+    return 0
+
+
+@app.command(epilog=_examples("jobctl purge --older-than 7d --state succeeded"))
+def purge(
+    older_than: Annotated[str, typer.Option(metavar="DURATION", help="e.g. 7d, 12h.")],
+    state: Annotated[
+        str, typer.Option(metavar="S,S", help="Finished states to purge.")
+    ] = "succeeded,failed,cancelled",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Delete finished jobs older than a duration, with their attempts, output and events."""
+    states = [s.strip() for s in state.split(",") if s.strip()]
+    with _queue(db, config) as q:
+        count = q.purge(older_than, states)
+    print(f"purged {count} job(s)")
+    return 0
+
+
+@app.command(epilog=_examples("jobctl pause email"))
+def pause(
+    queue: Annotated[str, typer.Argument(metavar="QUEUE")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Stop daemons from starting jobs of a queue (running ones go on)."""
+    with _queue(db, config) as q:
+        q.pause(queue)
+    print(f"queue {queue} paused")
+    return 0
+
+
+@app.command(epilog=_examples("jobctl resume email"))
+def resume(
+    queue: Annotated[str, typer.Argument(metavar="QUEUE")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Let daemons start jobs of a paused queue again."""
+    with _queue(db, config) as q:
+        q.resume(queue)
+    print(f"queue {queue} resumed")
+    return 0
