@@ -7,6 +7,7 @@ Every problem is reported with the file, the table and the key, e.g.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -220,7 +221,7 @@ class _Checker:
         get = self._getter(table, body)
         command = get("command", None, _command)
         handler = get("handler", None, _handler)
-        if (command is None) == (handler is None):
+        if ("command" in body) == ("handler" in body):
             self.problem(table, None, "needs exactly one of command or handler")
         cron = get("cron", None, _cron)
         every = get("every", None, _positive_duration)
@@ -268,7 +269,7 @@ class _Checker:
         get = self._getter(table, body)
         command = get("command", None, _command)
         handler = get("handler", None, _handler)
-        if (command is None) == (handler is None):
+        if ("command" in body) == ("handler" in body):
             self.problem(table, None, "needs exactly one of command or handler")
         return WorkerSpec(
             name=name,
@@ -362,7 +363,8 @@ def _size(value: Any) -> int:
 def _choice(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if value not in choices:
-            raise InputError(f"{value!r} is not one of " + ", ".join(f'"{c}"' for c in choices))
+            shown = json.dumps(value) if isinstance(value, str) else repr(value)
+            raise InputError(f"{shown} is not one of " + ", ".join(f'"{c}"' for c in choices))
         return value
 
     return convert

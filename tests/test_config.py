@@ -1,0 +1,140 @@
+"""jobs.toml: discovery, validation messages, `jobctl check` and `jobctl init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Cli, fail_one_line
+
+from jobctl.config import find_config, find_db, load_config
+from jobctl.errors import ConfigError, InputError
+from jobctl.models import Config
+
+EXAMPLE = Path(__file__).parent.parent / "jobctl" / "jobs.toml.example"
+
+
+def test_the_example_loads_and_declares_every_key() -> None:
+    config = load_config(EXAMPLE)
+    assert config.jobs and config.workers and config.queues and config.schedules
+    text = EXAMPLE.read_text()
+    from jobctl.models import JobType, WorkerSpec
+
+    keys = set(JobType._fields) | set(WorkerSpec._fields) | set(Config._fields)
+    keys -= {"name", "path", "jobs", "queues", "workers"}
+    for key in keys:
+        assert f"\n{key} = " in text, f"jobs.toml.example does not show {key}"
+
+
+def test_the_root_example_is_the_package_one() -> None:
+    root = Path(__file__).parent.parent / "jobs.toml.example"
+    assert root.read_text() == EXAMPLE.read_text()
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "jobs.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.problems
+
+
+def test_an_error_names_file_line_table_and_key(tmp_path: Path) -> None:
+    text = '[jobs.email]\ncommand = "true"\ntimeout = "5 minutes"\n'
+    assert problems(tmp_path, text) == [
+        f'{tmp_path}/jobs.toml:3: [jobs.email] timeout: "5 minutes" is not a duration '
+        "(use 30s, 5m, 2h)"
+    ]
+
+
+def test_unknown_keys_say_did_you_mean(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, '[jobs.email]\ncommand = "true"\nmax_attempt = 3\n')
+    assert "[jobs.email] max_attempt: unknown key (did you mean max_attempts?)" in problem
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    text = (
+        'durability = "fast"\n'
+        "[jobs.a]\n"
+        'command = "true"\n'
+        'cron = "61 * * * *"\n'
+        "[jobs.b]\n"
+        'handler = "nocolon"\n'
+        "retry_backoff = 0.5\n"
+        "[workers.w]\n"
+        'command = "sleep 1"\n'
+        'restart = "sometimes"\n'
+        "[queues.q]\n"
+        "concurrency = 0\n"
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 6, found
+    assert any('cron "61 * * * *": minute 61 is out of range 0-59' in p for p in found)
+    assert any("[workers.w] restart:" in p for p in found)
+
+
+def test_a_type_needs_command_or_handler(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, "[jobs.a]\nqueue = 'x'\n")
+    assert "needs exactly one of command or handler" in problem
+
+
+def test_invalid_toml_is_one_problem(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, "[jobs.a\n")
+    assert "invalid TOML" in problem
+
+
+def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOBCTL_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert find_config(None, tmp_path) is None
+    user = tmp_path / "xdg" / "jobctl" / "jobs.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("")
+    assert find_config(None, tmp_path) == user
+    (tmp_path / "jobs.toml").write_text("")
+    assert find_config(None, tmp_path) == tmp_path / "jobs.toml"
+    monkeypatch.setenv("JOBCTL_CONFIG", str(user))
+    assert find_config(None, tmp_path) == user
+    with pytest.raises(InputError):
+        find_config(str(tmp_path / "missing.toml"), tmp_path)
+
+
+def test_db_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOBCTL_DB", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert find_db(None, Config()) == tmp_path / "state" / "jobctl" / "jobctl.db"
+    (tmp_path / "jobs.toml").write_text('db = "data/my.db"\n')
+    config = load_config(tmp_path / "jobs.toml")
+    assert find_db(None, config) == tmp_path / "data" / "my.db"
+    monkeypatch.setenv("JOBCTL_DB", "/x/env.db")
+    assert find_db(None, config) == Path("/x/env.db")
+    assert find_db("/x/flag.db", config) == Path("/x/flag.db")
+
+
+def test_check_lists_every_problem_and_exits_2(cli: Cli, write_config) -> None:
+    write_config('[jobs.a]\ncommand = "true"\ntimeout = "soon"\nmax_attempts = 0\n')
+    result = cli("check")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_check_says_what_it_found(cli: Cli) -> None:
+    out = cli.ok("check", "--config", str(EXAMPLE))
+    assert "5 job type(s), 2 schedule(s), 1 worker(s)" in out
+
+
+def test_commands_refuse_an_invalid_config(cli: Cli, write_config) -> None:
+    write_config('[jobs.a]\ncommand = "true"\nbogus = 1\n')
+    message = fail_one_line(cli("ls"), 2)
+    assert "bogus: unknown key" in message
+
+
+def test_init_writes_the_example_and_the_database(cli: Cli) -> None:
+    cli.env.pop("JOBCTL_DB")
+    out = cli.ok("init")
+    assert (cli.home / "jobs.toml").read_text() == EXAMPLE.read_text()
+    assert (cli.home / "jobctl.db").exists()  # `db =` of the example, next to it
+    assert "jobs.toml" in out
+    fail_one_line(cli("init"), 2)
+    assert (cli.home / "jobs.toml").read_text() == EXAMPLE.read_text()

@@ -1,0 +1,119 @@
+"""The store on a real database file: privacy, schema, guarded transitions."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import apsw
+import pytest
+
+from jobctl.db import SCHEMA_VERSION
+from jobctl.errors import DatabaseError, WrongState
+from jobctl.models import TRANSITIONS, NewJob, State
+from jobctl.store import Store
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "new" / "jobs.db")
+
+
+def job(**fields: object) -> NewJob:
+    return NewJob(type=None, payload="null", command=["true"], **fields)
+
+
+def test_database_and_folder_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "jobs.db"
+    Store.open(path).close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+
+
+def test_schema_is_versioned_wal_and_strict(store: Store) -> None:
+    conn = store.conn
+    assert conn.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
+    with pytest.raises(apsw.ConstraintError):  # STRICT: no text in an INTEGER column
+        conn.execute("INSERT INTO jobs (run_at, created_at, priority) VALUES (0, 0, 'high')")
+
+
+def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    first = Store.open(path)
+    first.add_jobs([job()], NOW)
+    first.close()
+    again = Store.open(path)
+    assert again.get(1).state == State.QUEUED
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Store.open(path).conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(DatabaseError, match="schema version"):
+        Store.open(path)
+
+
+def test_claiming_and_counting_use_indexes(store: Store) -> None:
+    def plan(sql: str) -> str:
+        return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+    claim = plan(
+        "SELECT id FROM jobs WHERE queue = 'default' AND state = 'queued' AND waiting = 0 "
+        "AND run_at <= 0 ORDER BY priority DESC, run_at, id LIMIT 10"
+    )
+    assert "jobs_ready" in claim and "TEMP B-TREE" not in claim
+    assert "COVERING INDEX jobs_state_queue" in plan(
+        "SELECT queue, state, count(*) FROM jobs GROUP BY state, queue"
+    )
+
+
+def test_cancel_and_retry_follow_the_transition_table(store: Store) -> None:
+    [a] = store.add_jobs([job()], NOW)
+    assert State.CANCELLED in TRANSITIONS[State.QUEUED]
+    store.cancel([a], NOW)
+    assert State.QUEUED in TRANSITIONS[State.CANCELLED]
+    store.retry([a], NOW)
+    assert store.get(a).state == State.QUEUED
+    with pytest.raises(WrongState):
+        store.retry([a], NOW)  # queued -> queued is not an edge
+
+
+def test_a_running_job_is_only_asked_to_cancel(store: Store) -> None:
+    [a] = store.add_jobs([job()], NOW)
+    store.conn.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (a,))
+    assert store.cancel([a], NOW + 1) == {a: "cancelling"}
+    assert store.get(a).state == State.RUNNING
+    assert store.get(a).cancel_requested == NOW + 1
+
+
+def test_dependents_wait_and_cascade(store: Store) -> None:
+    [parent] = store.add_jobs([job()], NOW)
+    [child] = store.add_jobs([job(after=(parent,))], NOW)
+    [grandchild] = store.add_jobs([job(after=(child,))], NOW)
+    assert store.get(child).waiting == 1
+    store.cancel([parent], NOW)
+    assert store.get(grandchild).state == State.CANCELLED
+    assert store.get(grandchild).error == f"job {parent} cancelled"
+    [late] = store.add_jobs([job(after=(parent,))], NOW)
+    assert store.get(late).state == State.CANCELLED
+
+
+def test_a_batch_is_one_transaction(store: Store) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - any failure must roll back
+        store.add_jobs([job(), job(after=(999,))], NOW)
+    assert store.list() == []
+
+
+def test_a_locked_database_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    holder = Store.open(path)
+    holder.conn.execute("BEGIN EXCLUSIVE")
+    other = Store.open(path)
+    other.conn.set_busy_timeout(100)
+    with pytest.raises(DatabaseError, match="locked"):
+        other.add_jobs([job()], NOW)
+    holder.conn.execute("ROLLBACK")
