@@ -201,7 +201,8 @@ def ls(
     if json_:
         out.json([job.to_json() for job in jobs])
         return 0
-    width = max(20, shutil.get_terminal_size().columns - 70) if out.tty else 10_000
+    # On a terminal the JOB and ERROR columns share what the others leave.
+    spare = max(30, shutil.get_terminal_size().columns - 50) if out.tty else 30_000
     out.table(
         ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR"],
         [
@@ -211,8 +212,8 @@ def ls(
                 f"{job.attempt}/{job.max_attempts}",
                 job.queue,
                 out.time(job.created_at),
-                shorten(job.label, width // 2 if out.tty else width),
-                shorten(job.error, width // 2 if out.tty else width),
+                shorten(job.label, spare * 2 // 3),
+                shorten(job.error, spare // 3),
             )
             for job in jobs
         ],
@@ -276,7 +277,7 @@ def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
 
     fields: list[tuple[str, object]] = [
         ("id", job.id),
-        ("state", out.state(job.state) if out.tty else job.state),
+        ("state", job.state),
         ("type" if job.type else "command", job.label),
         ("queue", job.queue),
         ("priority", job.priority),

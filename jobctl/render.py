@@ -93,10 +93,11 @@ class Output:
             self.line("  ".join(padded).rstrip())
 
     def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
-        """`key: value` lines, keys aligned."""
+        """`key: value` lines, keys aligned; the value of "state" coloured."""
         width = max(len(k) for k, _ in pairs)
         for key, value in pairs:
-            self.line(f"{key + ':':<{width + 1}} {safe(value)}")
+            text = safe(value)
+            self.line(f"{key + ':':<{width + 1}} {self.state(text) if key == 'state' else text}")
 
 
 def safe(value: Any) -> str:
