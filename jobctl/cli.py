@@ -181,6 +181,36 @@ def execute_add(request: AddRequest) -> int:
     return run_add(request)
 
 
+# -- the daemon ---------------------------------------------------------------
+
+
+@app.command(epilog=_examples("jobctl daemon --concurrency 8 --queues default,mail"))
+def daemon(
+    concurrency: Annotated[int | None, typer.Option(metavar="N", min=1)] = None,
+    queues: Annotated[
+        str | None, typer.Option(metavar="A,B", help="Serve only these queues.")
+    ] = None,
+    no_schedules: Annotated[bool, typer.Option("--no-schedules")] = False,
+    no_workers: Annotated[bool, typer.Option("--no-workers")] = False,
+    drain: Annotated[bool, typer.Option("--drain", help="Exit when nothing is due.")] = False,
+    log_format: Annotated[str, typer.Option(metavar="text|json")] = "text",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Run jobs: a thread pool, retries, crash recovery; stop with SIGTERM or Ctrl-C."""
+    from jobctl.daemon import Daemon
+
+    if log_format not in ("text", "json"):
+        raise InputError(f'--log-format: "{log_format}" is not text or json')
+    with _queue(db, config) as q:
+        cfg, path = q.config, q.db_path
+    names = [n.strip() for n in queues.split(",") if n.strip()] if queues else None
+    runner = Daemon(
+        cfg, path, concurrency=concurrency, queues=names, drain=drain, log_format=log_format
+    )
+    return runner.run()
+
+
 # -- reading ------------------------------------------------------------------
 
 

@@ -264,3 +264,22 @@ class NewJob(NamedTuple):
     after: tuple[int, ...] = ()
     schedule: str | None = None
     due_at: float | None = None
+
+
+class Outcome(NamedTuple):
+    """How one attempt ended, as the daemon reports it to the store."""
+
+    job_id: int
+    attempt: int  # the attempt's number over the job's life
+    outcome: str  # succeeded, failed, timed_out, cancelled, interrupted, recovered
+    exit_status: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    result: str | None = None  # JSON text
+
+
+class Claimed(NamedTuple):
+    """A job a daemon has claimed, with the number of the attempt it starts."""
+
+    job: Job
+    attempt: int

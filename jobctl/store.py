@@ -11,7 +11,8 @@ A Store wraps one apsw connection and so belongs to one thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,17 @@ import apsw
 
 from jobctl.db import Q, explain, open_db, write
 from jobctl.errors import NoSuchJob, WrongState
-from jobctl.models import Attempt, Event, Job, LogLine, NewJob, State, loads_json
+from jobctl.models import (
+    Attempt,
+    Claimed,
+    Event,
+    Job,
+    LogLine,
+    NewJob,
+    Outcome,
+    State,
+    loads_json,
+)
 
 # The columns a Job is built from, in Job's field order (parents come apart).
 _JOB_COLUMNS = (
@@ -269,7 +280,221 @@ class Store:
         except apsw.Error as exc:
             raise explain(exc, self.path) from None
 
+    # -- the daemon --------------------------------------------------------
+
+    def register_daemon(
+        self, host: str, pid: int, pid_started: float | None, queues: list[str] | None, now: float
+    ) -> int:
+        with self._writing():
+            self.conn.execute(
+                Q["register_daemon"],
+                {
+                    "host": host,
+                    "pid": pid,
+                    "pid_started": pid_started,
+                    "now": now,
+                    "queues": json.dumps(queues) if queues else None,
+                },
+            )
+            return self.conn.last_insert_rowid()
+
+    def heartbeat(self, daemon_id: int, now: float, lease_until: float) -> None:
+        with self._writing():
+            self.conn.execute(Q["heartbeat"], {"id": daemon_id, "now": now})
+            self.conn.execute(Q["extend_leases"], {"id": daemon_id, "lease_until": lease_until})
+
+    def daemon_stopped(self, daemon_id: int, now: float) -> None:
+        with self._writing():
+            self.conn.execute(Q["daemon_stopped"], {"id": daemon_id, "now": now})
+
+    def other_daemons(self, daemon_id: int) -> list[tuple[int, str, int, float | None, float]]:
+        """(id, host, pid, pid_started, heartbeat_at) of daemons not known to have stopped."""
+        return self._rows(Q["other_live_daemons"], {"id": daemon_id})
+
+    def mark_daemons_dead(self, daemon_ids: Iterable[int], now: float) -> None:
+        with self._writing():
+            for daemon_id in daemon_ids:
+                self.conn.execute(Q["mark_daemon_dead"], {"id": daemon_id, "now": now})
+
+    def orphaned_jobs(self, daemon_id: int, now: float) -> list[int]:
+        return [r[0] for r in self._rows(Q["orphaned_jobs"], {"id": daemon_id, "now": now})]
+
+    def next_run_at(self) -> float | None:
+        return self._value(Q["next_run_at"])
+
+    def claim(
+        self,
+        daemon_id: int,
+        slots: int,
+        now: float,
+        lease_until: float,
+        *,
+        queues: list[str] | None = None,
+        queue_caps: dict[str, int] | None = None,
+        type_caps: dict[str, int] | None = None,
+    ) -> list[Claimed]:
+        """Claim up to `slots` due jobs, by priority, then run_at, then id.
+
+        Paused queues are skipped, and so are queues and types at their
+        concurrency cap (counted over every daemon on the database).
+        """
+        claimed: list[Claimed] = []
+        with self._writing():
+            conn = self.conn
+            paused = {r[0] for r in conn.execute(Q["paused_names"]).fetchall()}
+            names = [r[0] for r in conn.execute(Q["ready_queues"]).fetchall()]
+            names = [n for n in names if n not in paused and (queues is None or n in queues)]
+            if not names:
+                return claimed
+            room_in_queue = {}
+            if queue_caps:
+                running = dict(conn.execute(Q["running_per_queue"]).fetchall())
+                room_in_queue = {q: cap - running.get(q, 0) for q, cap in queue_caps.items()}
+            room_for_type = {}
+            if type_caps:
+                running = dict(conn.execute(Q["running_per_type"]).fetchall())
+                room_for_type = {t: cap - running.get(t, 0) for t, cap in type_caps.items()}
+            candidates = []
+            for name in names:
+                limit = min(slots, room_in_queue.get(name, slots))
+                if limit <= 0:
+                    continue
+                params = {"queue": name, "now": now, "limit": limit + (slots if type_caps else 0)}
+                rows = conn.execute(Q["ready_in_queue"], params).fetchall()
+                candidates += [(-r[2], r[3], r[0], r[1], name) for r in rows]
+            candidates.sort()
+            taken_in_queue: dict[str, int] = {}
+            for _, _, job_id, job_type, name in candidates:
+                if len(claimed) >= slots:
+                    break
+                if taken_in_queue.get(name, 0) >= room_in_queue.get(name, slots):
+                    continue
+                if job_type in room_for_type:
+                    if room_for_type[job_type] <= 0:
+                        continue
+                    room_for_type[job_type] -= 1
+                params = {"id": job_id, "daemon_id": daemon_id, "lease_until": lease_until}
+                rows = conn.execute(Q["claim_job"], params | {"now": now}).fetchall()
+                if not rows:
+                    continue
+                number = rows[0][0]
+                conn.execute(
+                    Q["insert_attempt"],
+                    {"id": job_id, "number": number, "daemon_id": daemon_id, "now": now},
+                )
+                self._event(job_id, now, "started", number, None)
+                taken_in_queue[name] = taken_in_queue.get(name, 0) + 1
+                claimed.append(Claimed(self._get_in_txn(job_id), number))
+        return claimed
+
+    def record(
+        self,
+        outcomes: Sequence[Outcome],
+        outputs: Sequence[tuple[int, int, bytes]],
+        logs: Sequence[tuple[int, int, float, str, str | None]],
+        now: float,
+        output_limit: int,
+        retry_delay: Callable[[Job, Outcome], float],
+    ) -> list[Job]:
+        """Store output, log lines and finished attempts in one transaction.
+
+        `retry_delay(job, outcome)` says how long a failed attempt waits
+        before the next one.  Returns the jobs that failed for good.
+        """
+        failed_for_good = []
+        with self._writing():
+            conn = self.conn
+            for job_id, number, chunk in outputs:
+                conn.execute(
+                    Q["append_output"],
+                    {"id": job_id, "number": number, "chunk": chunk, "limit": output_limit},
+                )
+            for job_id, number, at, message, data in logs:
+                conn.execute(
+                    Q["add_log_line"],
+                    {"id": job_id, "attempt": number, "at": at, "message": message, "data": data},
+                )
+            for outcome in outcomes:
+                job = self._finish_attempt(outcome, now, retry_delay)
+                if job is not None:
+                    failed_for_good.append(job)
+        return failed_for_good
+
+    def _finish_attempt(
+        self, outcome: Outcome, now: float, retry_delay: Callable[[Job, Outcome], float]
+    ) -> Job | None:
+        conn = self.conn
+        job_id, number, kind = outcome.job_id, outcome.attempt, outcome.outcome
+        conn.execute(
+            Q["end_attempt"],
+            {
+                "id": job_id,
+                "number": number,
+                "now": now,
+                "outcome": kind,
+                "exit_status": outcome.exit_status,
+                "signal": outcome.signal,
+                "error": outcome.error,
+            },
+        )
+        if kind == "succeeded":
+            conn.execute(Q["job_succeeded"], {"id": job_id, "now": now, "result": outcome.result})
+            if conn.changes():
+                self._event(job_id, now, "succeeded", number, None)
+                conn.execute(Q["release_children"], {"id": job_id})
+            return None
+        if kind == "interrupted":
+            params = {"id": job_id, "run_at": now, "error": outcome.error, "refund": 1}
+            conn.execute(Q["job_requeued"], params)
+            if conn.changes():
+                self._event(job_id, now, "interrupted", number, outcome.error)
+            return None
+        if kind == "cancelled":
+            params = {
+                "id": job_id,
+                "now": now,
+                "error": "cancelled by request",
+                "state": "cancelled",
+            }
+            conn.execute(Q["job_failed"], params)
+            if conn.changes():
+                self._event(job_id, now, "cancelled", number, "cancelled by request")
+                self.cancel_dependents(job_id, now, f"job {job_id} cancelled")
+            return None
+        # failed, timed_out, recovered: the retry policy decides.
+        job = self._get_in_txn(job_id)
+        if job.state != State.RUNNING:
+            return None
+        if kind != "failed":
+            self._event(job_id, now, kind, number, outcome.error)
+        if job.attempt < job.max_attempts:
+            delay = retry_delay(job, outcome)
+            params = {"id": job_id, "run_at": now + delay, "error": outcome.error, "refund": 0}
+            conn.execute(Q["job_requeued"], params)
+            self._event(job_id, now, "retrying", number, f"in {delay:.1f}s: {outcome.error}")
+            return None
+        params = {"id": job_id, "now": now, "error": outcome.error, "state": "failed"}
+        conn.execute(Q["job_failed"], params)
+        self._event(job_id, now, "failed", number, outcome.error)
+        self.cancel_dependents(job_id, now, f"job {job_id} failed")
+        return self._get_in_txn(job_id)
+
+    def cancel_requests(self, daemon_id: int) -> list[int]:
+        return [r[0] for r in self._rows(Q["cancel_requests"], {"id": daemon_id})]
+
     # -- helpers -----------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            with write(self.conn):
+                yield
+        except apsw.Error as exc:
+            raise explain(exc, self.path) from None
+
+    def _get_in_txn(self, job_id: int) -> Job:
+        rows = self.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows.fetchall()[0])
 
     def _state(self, job_id: int) -> State:
         rows = self.conn.execute(Q["job_state"], {"id": job_id}).fetchall()

@@ -122,3 +122,110 @@ DELETE FROM job_logs WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM job_deps WHERE job_id IN (SELECT id FROM temp.purge_ids)
                         OR parent_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM temp.purge_ids;
+
+-- ---------------------------------------------------------------------------
+-- The daemon.  Only its coordinator thread runs these, on its one connection.
+
+-- name: register_daemon
+INSERT INTO daemons (host, pid, pid_started, started_at, heartbeat_at, queues)
+VALUES (:host, :pid, :pid_started, :now, :now, :queues);
+
+-- name: heartbeat
+UPDATE daemons SET heartbeat_at = :now WHERE id = :id;
+
+-- name: extend_leases
+UPDATE jobs SET lease_until = :lease_until WHERE daemon_id = :id AND state = 'running';
+
+-- name: daemon_stopped
+UPDATE daemons SET stopped_at = :now WHERE id = :id;
+
+-- name: other_live_daemons
+SELECT id, host, pid, pid_started, heartbeat_at FROM daemons
+WHERE stopped_at IS NULL AND id != :id;
+
+-- name: mark_daemon_dead
+UPDATE daemons SET stopped_at = :now WHERE id = :id AND stopped_at IS NULL;
+
+-- name: orphaned_jobs
+-- Running jobs whose daemon is gone: stopped (dead) or its lease ran out.
+SELECT j.id FROM jobs j
+WHERE j.state = 'running' AND j.daemon_id != :id
+  AND (j.lease_until < :now
+       OR j.daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL));
+
+-- name: ready_queues
+-- The queues that have a ready job: a skip-scan over the jobs_ready index.
+WITH RECURSIVE q(name) AS (
+    SELECT min(queue) FROM jobs WHERE state = 'queued' AND waiting = 0
+    UNION ALL
+    SELECT (SELECT min(queue) FROM jobs
+            WHERE state = 'queued' AND waiting = 0 AND queue > q.name)
+    FROM q WHERE q.name IS NOT NULL
+)
+SELECT name FROM q WHERE name IS NOT NULL;
+
+-- name: ready_in_queue
+SELECT id, type, priority, run_at FROM jobs INDEXED BY jobs_ready
+WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
+ORDER BY priority DESC, run_at, id LIMIT :limit;
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobs WHERE state = 'queued' AND waiting = 0;
+
+-- name: running_per_queue
+SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
+
+-- name: running_per_type
+SELECT type, count(*) FROM jobs WHERE state = 'running' AND type IS NOT NULL GROUP BY type;
+
+-- name: claim_job
+-- Compare-and-set: another daemon may have claimed it first.
+UPDATE jobs SET state = 'running', daemon_id = :daemon_id, lease_until = :lease_until,
+                started_at = :now, attempt = attempt + 1, attempts_total = attempts_total + 1,
+                cancel_requested = NULL
+WHERE id = :id AND state = 'queued'
+RETURNING attempts_total;
+
+-- name: insert_attempt
+INSERT INTO attempts (job_id, number, daemon_id, started_at) VALUES (:id, :number, :daemon_id, :now);
+
+-- name: append_output
+-- Keep the last :limit bytes: substr() with a negative start counts from the end.
+UPDATE attempts SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
+                    output_size = output_size + length(:chunk)
+WHERE job_id = :id AND number = :number;
+
+-- name: add_log_line
+INSERT INTO job_logs (job_id, attempt, at, message, data)
+VALUES (:id, :attempt, :at, :message, :data);
+
+-- name: end_attempt
+UPDATE attempts SET finished_at = :now, outcome = :outcome, exit_status = :exit_status,
+                    signal = :signal, error = :error
+WHERE job_id = :id AND number = :number;
+
+-- name: job_succeeded
+UPDATE jobs SET state = 'succeeded', finished_at = :now, result = :result, error = NULL,
+                daemon_id = NULL, lease_until = NULL
+WHERE id = :id AND state = 'running';
+
+-- name: job_failed
+UPDATE jobs SET state = :state, finished_at = :now, error = :error,
+                daemon_id = NULL, lease_until = NULL
+WHERE id = :id AND state = 'running';
+
+-- name: job_requeued
+-- A retry (attempt kept) or an interrupted attempt given back (:refund = 1).
+UPDATE jobs SET state = 'queued', run_at = :run_at, error = :error,
+                attempt = attempt - :refund, daemon_id = NULL, lease_until = NULL
+WHERE id = :id AND state = 'running';
+
+-- name: release_children
+UPDATE jobs SET waiting = waiting - 1
+WHERE id IN (SELECT job_id FROM job_deps WHERE parent_id = :id) AND state = 'queued';
+
+-- name: cancel_requests
+SELECT id FROM jobs WHERE daemon_id = :id AND state = 'running' AND cancel_requested IS NOT NULL;
+
+-- name: paused_names
+SELECT name FROM queues WHERE paused = 1;

@@ -1,0 +1,259 @@
+"""Runs one attempt of one job: a command in its own process group, or a
+Python handler in this thread.  No SQL: output, log lines and the outcome go
+back to the daemon through callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from jobctl.models import Job, JobType, Outcome
+
+PAYLOAD_ENV_LIMIT = 64 * 1024
+POLL = 0.05  # seconds between checks for timeout, cancel and shutdown
+
+
+class Attempt:
+    """What a runner needs to know and tell while one attempt runs."""
+
+    def __init__(
+        self,
+        job: Job,
+        number: int,
+        job_type: JobType | None,
+        *,
+        output: Callable[[bytes], None],
+        log: Callable[[str, dict[str, Any] | None], None],
+        stop_reason: Callable[[], str | None],
+        kill_grace: float,
+        config_dir: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job = job
+        self.number = number
+        self.job_type = job_type
+        self.output = output
+        self.log = log
+        self.stop_reason = stop_reason  # None, "cancelled" or "interrupted"
+        self.kill_grace = kill_grace
+        self.config_dir = config_dir
+        self.clock = clock
+
+    def outcome(self, kind: str, **fields: Any) -> Outcome:
+        return Outcome(self.job.id, self.number, kind, **fields)
+
+
+def run(attempt: Attempt) -> Outcome:
+    """Run the attempt to its end; never raises for a problem of the job's own."""
+    job_type = attempt.job_type
+    if job_type is not None and job_type.handler is not None:
+        return run_handler(attempt, job_type.handler)
+    try:
+        argv = command_argv(attempt.job, job_type)
+    except (ValueError, KeyError, IndexError) as exc:
+        return attempt.outcome("failed", error=f"cannot build the command: {exc}")
+    return run_command(attempt, argv)
+
+
+def command_argv(job: Job, job_type: JobType | None) -> list[str]:
+    if job_type is None:
+        return list(job.command or [])
+    import shlex
+
+    parts = shlex.split(job_type.command or "")
+    if isinstance(job.payload, dict):
+        # {field} is filled per argument after splitting: a payload value can
+        # never become two arguments, or reach a shell.
+        parts = [p.format_map(job.payload) if "{" in p else p for p in parts]
+    return parts
+
+
+def job_environment(job: Job, number: int) -> dict[str, str]:
+    env = dict(job.env) if job.env is not None else dict(os.environ)
+    payload = json.dumps(job.payload)
+    env.update(
+        JOBCTL_JOB_ID=str(job.id),
+        JOBCTL_JOB_TYPE=job.type or "",
+        JOBCTL_ATTEMPT=str(number),
+        JOBCTL_QUEUE=job.queue,
+    )
+    if len(payload) < PAYLOAD_ENV_LIMIT:
+        env["JOBCTL_PAYLOAD"] = payload
+    else:
+        env.pop("JOBCTL_PAYLOAD", None)
+    return env
+
+
+def run_command(attempt: Attempt, argv: list[str]) -> Outcome:
+    job = attempt.job
+    cwd = job.cwd if job.type is None else attempt.config_dir
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=job_environment(job, attempt.number),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, which we signal as a whole
+        )
+    except FileNotFoundError:
+        return attempt.outcome("failed", error=f"command not found: {argv[0] if argv else ''}")
+    except PermissionError:
+        return attempt.outcome("failed", error=f"permission denied: {argv[0]}")
+    except OSError as exc:
+        return attempt.outcome("failed", error=f"cannot start {argv[0]}: {exc.strerror}")
+    _feed_stdin(proc, json.dumps(job.payload).encode() if job.type is not None else b"")
+    return _supervise(attempt, proc)
+
+
+def _feed_stdin(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    if len(data) <= 60_000:  # fits the pipe: cannot block
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        return
+    import threading
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(data)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+
+
+def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    start = attempt.clock()
+    timeout = attempt.job.timeout
+    stopping: str | None = None  # why we signalled the group
+    term_sent_at: float | None = None
+    exited_at: float | None = None
+    while True:
+        ready, _, _ = select.select([fd], [], [], POLL)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break  # every holder of the pipe is gone
+            attempt.output(chunk)
+        now = attempt.clock()
+        if stopping is None:
+            reason = attempt.stop_reason()
+            if reason is None and timeout is not None and now - start >= timeout:
+                reason = "timed_out"
+            if reason is not None:
+                stopping, term_sent_at = reason, now
+                _signal_group(proc.pid, signal.SIGTERM)
+        elif term_sent_at is not None and now - term_sent_at >= attempt.kill_grace:
+            _signal_group(proc.pid, signal.SIGKILL)
+            term_sent_at = None
+        if proc.poll() is not None:
+            # The command is done; a background child of it may still hold the
+            # pipe.  Give it a moment to flush, then end the whole group.
+            exited_at = exited_at or now
+            if now - exited_at > 0.2:
+                _signal_group(proc.pid, signal.SIGKILL)
+                break
+    status = proc.wait()
+    proc.stdout.close()
+    _signal_group(proc.pid, signal.SIGKILL)  # nothing of the job outlives it
+    if stopping == "timed_out":
+        limit = attempt.job.timeout or 0
+        return attempt.outcome(
+            "timed_out", signal=-status if status < 0 else None, error=f"timed out after {limit:g}s"
+        )
+    if stopping is not None:
+        return attempt.outcome(stopping, signal=-status if status < 0 else None, error=stopping)
+    if status == 0:
+        return attempt.outcome("succeeded", exit_status=0)
+    if status < 0:
+        name = signal.Signals(-status).name
+        return attempt.outcome("failed", signal=-status, error=f"killed by {name}")
+    return attempt.outcome("failed", exit_status=status, error=f"exit status {status}")
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class Context:
+    """The `ctx` a handler receives."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        job = attempt.job
+        self.job = _JobView(job.id, job.type, attempt.number, job.payload, job.queue)
+        self._attempt = attempt
+
+    def log(self, message: str, **data: Any) -> None:
+        """Keep a line with this attempt: `jobctl logs` and the TUI show it."""
+        self._attempt.log(str(message), data or None)
+
+    def shutting_down(self) -> bool:
+        """True once the daemon wants this job to stop (shutdown or cancel)."""
+        return self._attempt.stop_reason() is not None
+
+
+class _JobView:
+    __slots__ = ("id", "type", "attempt", "payload", "queue")
+
+    def __init__(self, id: int, type: str | None, attempt: int, payload: Any, queue: str) -> None:
+        self.id, self.type, self.attempt, self.payload, self.queue = (
+            id,
+            type,
+            attempt,
+            payload,
+            queue,
+        )
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, type={self.type!r}, attempt={self.attempt})"
+
+
+def load_handler(spec: str) -> Callable[..., Any]:
+    module_name, _, function = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, function)
+
+
+def run_handler(attempt: Attempt, spec: str) -> Outcome:
+    try:
+        function = load_handler(spec)
+    except Exception as exc:
+        return attempt.outcome("failed", error=f"cannot load handler {spec}: {exc!r}")
+    start = attempt.clock()
+    try:
+        value = function(attempt.job.payload, Context(attempt))
+    except Exception as exc:
+        attempt.output(traceback.format_exc().encode())
+        return attempt.outcome("failed", error=f"{type(exc).__name__}: {exc}")
+    timeout = attempt.job.timeout
+    if timeout is not None and attempt.clock() - start > timeout:
+        return attempt.outcome("timed_out", error=f"timed out after {timeout:g}s")
+    reason = attempt.stop_reason()
+    if reason == "cancelled":
+        return attempt.outcome("cancelled", error="cancelled")
+    try:
+        result = json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        return attempt.outcome(
+            "failed", error=f"the handler's return value is not JSON-serializable: {exc}"
+        )
+    return attempt.outcome("succeeded", result=result)

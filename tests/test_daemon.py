@@ -1,0 +1,208 @@
+"""Real `jobctl daemon` processes: run, recover from kill -9, shut down on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import JOBCTL, Cli
+
+from jobctl.models import NewJob
+from jobctl.store import Store
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
+    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+class Daemons:
+    def __init__(self, cli: Cli) -> None:
+        self.cli = cli
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        # The log goes to a file: an unread pipe would fill and block the daemon.
+        log = open(self.log_path(len(self.procs)), "w")  # noqa: SIM115 - closed by the child's exit
+        proc = subprocess.Popen(
+            [*JOBCTL, "daemon", *args],
+            cwd=self.cli.home,
+            env=self.cli.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def log_path(self, number: int) -> Path:
+        return self.cli.home / f"daemon-{number}.log"
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+@pytest.fixture
+def daemons(cli: Cli) -> Iterator[Daemons]:
+    group = Daemons(cli)
+    yield group
+    group.stop_all()
+
+
+def states(cli: Cli) -> dict[str, int]:
+    store = cli.store()
+    try:
+        rows = store.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        return dict(rows)
+    finally:
+        store.close()
+
+
+HANDLERS = """
+import os
+
+def append(payload, ctx):
+    fd = os.open(payload["file"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(fd, f"{ctx.job.id}\\n".encode())
+    os.close(fd)
+"""
+
+
+def test_two_daemons_drain_1000_jobs_each_exactly_once(cli: Cli, write_config, daemons) -> None:
+    (cli.home / "tasks.py").write_text(HANDLERS)
+    write_config('[jobs.append]\nhandler = "tasks:append"\n')
+    out = cli.home / "ids.txt"
+    lines = "".join(f'{{"file": "{out}"}}\n' for _ in range(1000))
+    ids = cli.ok("add", "append", "--batch", "-", input=lines).split()
+    first, second = daemons.start("--drain"), daemons.start("--drain")
+    assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+    written = out.read_text().split()
+    assert sorted(written, key=int) == sorted(ids, key=int)
+    assert states(cli) == {"succeeded": 1000}
+
+
+def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> None:
+    ids = [cli.ok("add", "--", "sleep", "30").strip() for _ in range(6)]
+    first = daemons.start("--concurrency", "6")
+    wait_for(lambda: states(cli).get("running") == 6, what="6 running")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    daemons.start("--concurrency", "6")
+
+    def all_second_attempts() -> bool:
+        jobs = [cli.store().get(int(i)) for i in ids]
+        return all(j.state == "running" and j.attempts_total == 2 for j in jobs)
+
+    wait_for(all_second_attempts, timeout=5, what="second attempts running")
+    for job_id in ids:
+        kinds = [e["kind"] for e in cli.json("show", job_id)["events"]]
+        assert "recovered" in kinds
+
+
+def test_sigterm_lets_short_jobs_finish(cli: Cli, daemons) -> None:
+    for _ in range(3):
+        cli.ok("add", "--", "sleep", "2")
+    proc = daemons.start()
+    wait_for(lambda: states(cli).get("running") == 3, what="3 running")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    assert states(cli) == {"succeeded": 3}
+    assert "Stopped 4 worker(s)" in daemons.log_path(0).read_text()
+
+
+def test_sigterm_requeues_long_jobs_after_the_grace(cli: Cli, write_config, daemons) -> None:
+    write_config('shutdown_grace = "2s"\nkill_grace = "1s"\n')
+    ids = [cli.ok("add", "--", "sleep", "60").strip() for _ in range(2)]
+    proc = daemons.start()
+    wait_for(lambda: states(cli).get("running") == 2, what="2 running")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 8
+    for job_id in ids:
+        job = cli.json("show", job_id)
+        assert job["state"] == "queued" and job["attempt"] == 0
+
+
+def test_timeout_kills_the_whole_group_and_on_failure_runs_once(
+    cli: Cli, write_config, daemons
+) -> None:
+    write_config(
+        "[jobs.slow]\n"
+        "command = \"sh -c 'sleep 60 & sleep 60'\"\n"
+        'timeout = "1s"\nkill_grace = "1s"\nmax_attempts = 2\nretry_delay = "100ms"\n'
+        'on_failure = "tee -a failures.jsonl"\n'
+    )
+    job_id = cli.ok("add", "slow").strip()
+    daemons.start()
+    wait_for(lambda: cli.json("show", job_id)["state"] == "failed", timeout=30, what="failed")
+    attempts = cli.json("show", job_id)["attempts"]
+    assert [a["outcome"] for a in attempts] == ["timed_out", "timed_out"]
+    failures = cli.home / "failures.jsonl"
+    wait_for(failures.exists, what="on_failure output")
+    wait_for(lambda: failures.read_text().count("\n") >= 1 or failures.read_text(), what="hook")
+    assert failures.read_text().count('"id": ' + job_id) == 1
+    leftover = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def test_a_flood_of_output_keeps_only_output_limit(cli: Cli, write_config, daemons) -> None:
+    write_config('output_limit = "64KiB"\n')
+    job_id = cli.ok("add", "--", "head", "-c", "3000000", "/dev/urandom").strip()
+    daemons.start()
+    wait_for(lambda: cli.json("show", job_id)["state"] == "succeeded", what="succeeded")
+    [attempt] = cli.json("show", job_id)["attempts"]
+    store = cli.store()
+    kept = store.output(int(job_id), 1)
+    assert attempt["output_bytes"] == 3_000_000
+    assert len(kept) == 64 * 1024
+
+
+def test_a_world_writable_database_is_refused(cli: Cli) -> None:
+    cli.ok("add", "--", "true")
+    os.chmod(cli.db, 0o666)
+    result = cli("daemon", "--drain")
+    assert result.returncode != 0
+    [line] = result.stderr.splitlines()
+    assert "writable by other users" in line and "chmod" in line
+
+
+def test_cancel_kills_a_running_job(cli: Cli, daemons) -> None:
+    job_id = cli.ok("add", "--", "sleep", "60").strip()
+    daemons.start()
+    wait_for(lambda: cli.json("show", job_id)["state"] == "running", what="running")
+    cli.ok("cancel", job_id)
+    wait_for(lambda: cli.json("show", job_id)["state"] == "cancelled", timeout=5, what="cancel")
+
+
+def test_dependents_start_after_their_parent(cli: Cli, daemons, tmp_path: Path) -> None:
+    parent = cli.ok("add", "--", "sleep", "0.2").strip()
+    child = cli.ok("add", "--after", parent, "--", "true").strip()
+    daemons.start("--drain").wait(timeout=30)
+    parent_job, child_job = cli.store().get(int(parent)), cli.store().get(int(child))
+    assert child_job.state == "succeeded" and child_job.started_at >= parent_job.finished_at
+
+
+def test_store_claims_respect_priority(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "j.db")
+    store.add_jobs(
+        [NewJob(type=None, payload="null", command=["true"], priority=p) for p in (0, 5, 1)], 1.0
+    )
+    claimed = store.claim(1, 3, 2.0, 100.0)
+    assert [c.job.priority for c in claimed] == [5, 1, 0]
