@@ -29,10 +29,21 @@ def main() -> None:
         (home / "jobs.toml").write_text('[jobs.noop]\nhandler = "jobctl.examples:noop"\n')
         env = os.environ | {"JOBCTL_DB": str(home / "bench.db"), "JOBCTL_CONFIG": ""}
         lines = "{}\n" * args.jobs
-        subprocess.run([jobctl, "add", "noop", "--batch", "-"], input=lines.encode(), cwd=home,
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([jobctl, "daemon", "--drain", "--concurrency", str(args.threads)],
-                       cwd=home, env=env, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [jobctl, "add", "noop", "--batch", "-"],
+            input=lines.encode(),
+            cwd=home,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [jobctl, "daemon", "--drain", "--concurrency", str(args.threads)],
+            cwd=home,
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
         store = Store.open(home / "bench.db")
         first, last, done = store.conn.execute(
             "SELECT min(started_at), max(started_at), count(*) FROM attempts"
