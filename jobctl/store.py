@@ -77,11 +77,8 @@ class Store:
         A job whose (type, unique_key) matches a queued or running job is not
         inserted: its id is that job's.  Any error inserts nothing.
         """
-        try:
-            with write(self.conn):
-                return self._insert(jobs, now)
-        except apsw.Error as exc:
-            raise explain(exc, self.path) from None
+        with self._writing():
+            return self._insert(jobs, now)
 
     def _insert(self, jobs: Sequence[NewJob], now: float) -> list[int]:
         conn = self.conn
@@ -198,21 +195,18 @@ class Store:
         cancelled job are cancelled with it.
         """
         outcome: dict[int, str] = {}
-        try:
-            with write(self.conn):
-                for job_id in job_ids:
-                    state = self._state(job_id)
-                    if state == State.QUEUED:
-                        self._cancel_queued(job_id, now, "cancelled by request")
-                        outcome[job_id] = "cancelled"
-                    elif state == State.RUNNING:
-                        self.conn.execute(Q["request_cancel"], {"id": job_id, "now": now})
-                        self._event(job_id, now, "cancel_requested", None, None)
-                        outcome[job_id] = "cancelling"
-                    else:
-                        raise WrongState(f"job {job_id} is already {state}")
-        except apsw.Error as exc:
-            raise explain(exc, self.path) from None
+        with self._writing():
+            for job_id in job_ids:
+                state = self._state(job_id)
+                if state == State.QUEUED:
+                    self._cancel_queued(job_id, now, "cancelled by request")
+                    outcome[job_id] = "cancelled"
+                elif state == State.RUNNING:
+                    self.conn.execute(Q["request_cancel"], {"id": job_id, "now": now})
+                    self._event(job_id, now, "cancel_requested", None, None)
+                    outcome[job_id] = "cancelling"
+                else:
+                    raise WrongState(f"job {job_id} is already {state}")
         return outcome
 
     def _cancel_queued(self, job_id: int, now: float, reason: str) -> None:
@@ -239,22 +233,19 @@ class Store:
         All or nothing, like cancel.
         """
         done = []
-        try:
-            with write(self.conn):
-                for job_id in job_ids:
-                    state = self._state(job_id)
-                    if state not in (State.FAILED, State.CANCELLED):
-                        raise WrongState(
-                            f"job {job_id} is {state}; only failed or cancelled jobs can be retried"
-                        )
-                    waiting = self.conn.execute(Q["unsucceeded_parents"], {"id": job_id}).fetchall()
-                    self.conn.execute(
-                        Q["requeue_finished"], {"id": job_id, "now": now, "waiting": waiting[0][0]}
+        with self._writing():
+            for job_id in job_ids:
+                state = self._state(job_id)
+                if state not in (State.FAILED, State.CANCELLED):
+                    raise WrongState(
+                        f"job {job_id} is {state}; only failed or cancelled jobs can be retried"
                     )
-                    self._event(job_id, now, "retried", None, f"was {state}")
-                    done.append(job_id)
-        except apsw.Error as exc:
-            raise explain(exc, self.path) from None
+                waiting = self.conn.execute(Q["unsucceeded_parents"], {"id": job_id}).fetchall()
+                self.conn.execute(
+                    Q["requeue_finished"], {"id": job_id, "now": now, "waiting": waiting[0][0]}
+                )
+                self._event(job_id, now, "retried", None, f"was {state}")
+                done.append(job_id)
         return done
 
     def failed_ids(self, *, type: str | None = None, queue: str | None = None) -> list[int]:
@@ -262,23 +253,17 @@ class Store:
 
     def purge(self, cutoff: float, states: Sequence[str]) -> int:
         """Delete jobs in `states` that finished before `cutoff`, with their history."""
-        try:
-            with write(self.conn):
-                self.conn.execute(Q["purge_prepare"])
-                params = {"states": json.dumps(list(states)), "cutoff": cutoff}
-                self.conn.execute(Q["purge_select"], params)
-                count = self.conn.changes()
-                self.conn.execute(Q["purge_delete"])
-        except apsw.Error as exc:
-            raise explain(exc, self.path) from None
+        with self._writing():
+            self.conn.execute(Q["purge_prepare"])
+            params = {"states": json.dumps(list(states)), "cutoff": cutoff}
+            self.conn.execute(Q["purge_select"], params)
+            count = self.conn.changes()
+            self.conn.execute(Q["purge_delete"])
         return count
 
     def set_paused(self, queue: str, paused: bool) -> None:
-        try:
-            with write(self.conn):
-                self.conn.execute(Q["set_paused"], {"name": queue, "paused": int(paused)})
-        except apsw.Error as exc:
-            raise explain(exc, self.path) from None
+        with self._writing():
+            self.conn.execute(Q["set_paused"], {"name": queue, "paused": int(paused)})
 
     # -- the daemon --------------------------------------------------------
 
@@ -486,6 +471,7 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
+        """A write transaction whose SQLite errors become one-line DatabaseErrors."""
         try:
             with write(self.conn):
                 yield
