@@ -27,12 +27,15 @@ from typing import Any
 
 from jobctl import runner
 from jobctl.errors import JobctlError
-from jobctl.models import Config, Job, Outcome, iso
+from jobctl.models import Config, Job, JobType, Outcome, iso
 from jobctl.store import Store
 
 POLL_SECONDS = 0.005  # idle poll of data_version: ~200 cheap calls a second
 HEARTBEAT_SECONDS = 1.0
-LEASE_SECONDS = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
+LEASE_SECONDS = 30.0
+_DEFAULT_TYPE = JobType(
+    name=""
+)  # a daemon on another host is presumed dead this long after its heartbeat
 
 
 class UnsafeFiles(JobctlError):
@@ -270,12 +273,16 @@ class Daemon:
     def _retry_delay(self, job: Job, outcome: Outcome) -> float:
         if outcome.outcome == "recovered":
             return 0.0  # the job did nothing wrong: run it again at once
-        job_type = self.config.jobs.get(job.type) if job.type else None
-        base = job_type.retry_delay if job_type else 5.0
-        factor = job_type.retry_backoff if job_type else 2.0
-        ceiling = job_type.retry_max_delay if job_type else 3600.0
-        delay = min(ceiling, base * factor ** max(0, job.attempt - 1))
+        # An ad hoc command follows the defaults a job type has.
+        policy = self._job_type(job) or _DEFAULT_TYPE
+        delay = min(
+            policy.retry_max_delay,
+            policy.retry_delay * policy.retry_backoff ** max(0, job.attempt - 1),
+        )
         return delay * random.uniform(0.9, 1.1)
+
+    def _job_type(self, job: Job) -> JobType | None:
+        return self.config.jobs.get(job.type) if job.type else None
 
     def _recover(self, now: float) -> None:
         """Give back the running jobs of daemons that are gone."""
@@ -311,7 +318,7 @@ class Daemon:
         self.running.clear()
 
     def _on_failure(self, job: Job) -> None:
-        job_type = self.config.jobs.get(job.type) if job.type else None
+        job_type = self._job_type(job)
         if job_type is None or not job_type.on_failure:
             return
         import shlex
@@ -343,7 +350,7 @@ class Daemon:
             if item is None:
                 return
             job = item.job
-            job_type = self.config.jobs.get(job.type) if job.type else None
+            job_type = self._job_type(job)
             number = item.number
             attempt = runner.Attempt(
                 job,

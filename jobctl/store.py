@@ -38,6 +38,7 @@ _JOB_COLUMNS = (
     " started_at, finished_at, attempt, attempts_total, max_attempts, timeout, unique_key,"
     " waiting, result, error, cancel_requested, daemon_id, schedule"
 )
+_GET_JOB = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?"
 # `ls` leaves out what a listing never shows and can be large.
 _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
@@ -122,7 +123,7 @@ class Store:
     # -- reading -----------------------------------------------------------
 
     def get(self, job_id: int) -> Job:
-        rows = self._rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        rows = self._rows(_GET_JOB, (job_id,))
         if not rows:
             raise NoSuchJob(job_id)
         parents = tuple(r[0] for r in self._rows(Q["parents_of"], {"id": job_id}))
@@ -479,8 +480,7 @@ class Store:
             raise explain(exc, self.path) from None
 
     def _get_in_txn(self, job_id: int) -> Job:
-        rows = self.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        return _job(rows.fetchall()[0])
+        return _job(self.conn.execute(_GET_JOB, (job_id,)).fetchall()[0])
 
     def _state(self, job_id: int) -> State:
         rows = self.conn.execute(Q["job_state"], {"id": job_id}).fetchall()

@@ -25,9 +25,6 @@ WHERE coalesce(type, '') = coalesce(:type, '') AND unique_key = :unique_key
 -- name: insert_dep
 INSERT OR IGNORE INTO job_deps (parent_id, job_id) VALUES (:parent_id, :job_id);
 
--- name: get_job
-SELECT * FROM jobs WHERE id = :id;
-
 -- name: job_state
 SELECT state FROM jobs WHERE id = :id;
 
