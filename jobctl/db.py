@@ -30,7 +30,9 @@ def _load_named(path: Path) -> dict[str, str]:
 Q = _load_named(_SQL_DIR / "queries.sql")
 
 # Migration N brings `PRAGMA user_version` from N-1 to N.  Append, never edit.
-MIGRATIONS: list[str] = [(_SQL_DIR / "schema.sql").read_text(encoding="utf-8")]
+MIGRATIONS: list[str] = [
+    (_SQL_DIR / name).read_text(encoding="utf-8") for name in ("schema.sql", "002_jobs_due.sql")
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -39,6 +39,7 @@ _JOB_COLUMNS = (
     " waiting, result, error, cancel_requested, daemon_id, schedule"
 )
 _GET_JOB = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?"
+_CLAIM_JOBS = f"{Q['claim_jobs']} RETURNING {_JOB_COLUMNS}"
 # `ls` leaves out what a listing never shows and can be large.
 _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
@@ -52,10 +53,22 @@ class Store:
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._joining = False  # inside transaction(): writes share one transaction
+        self._begun = False  # ... which the first of them began
 
     @classmethod
     def open(cls, path: Path, durability: str = "normal") -> Store:
         return cls(open_db(path, durability), path)
+
+    def data_version(self) -> int:
+        """A counter that moves whenever another connection commits.
+
+        The pragma, not apsw's Connection.data_version(): that file control
+        only notices other processes' commits once this connection has
+        started a new read transaction, which an idle poller never does.
+        The pragma reads the WAL index header: a few microseconds.
+        """
+        return self.conn.execute("PRAGMA data_version").fetchall()[0][0]
 
     def close(self) -> None:
         self.conn.close()
@@ -349,9 +362,10 @@ class Store:
                 rows = conn.execute(Q["ready_in_queue"], params).fetchall()
                 candidates += [(-r[2], r[3], r[0], r[1], name) for r in rows]
             candidates.sort()
+            chosen: list[int] = []
             taken_in_queue: dict[str, int] = {}
             for _, _, job_id, job_type, name in candidates:
-                if len(claimed) >= slots:
+                if len(chosen) >= slots:
                     break
                 if taken_in_queue.get(name, 0) >= room_in_queue.get(name, slots):
                     continue
@@ -359,18 +373,25 @@ class Store:
                     if room_for_type[job_type] <= 0:
                         continue
                     room_for_type[job_type] -= 1
-                params = {"id": job_id, "daemon_id": daemon_id, "lease_until": lease_until}
-                rows = conn.execute(Q["claim_job"], params | {"now": now}).fetchall()
-                if not rows:
-                    continue
-                number = rows[0][0]
-                conn.execute(
-                    Q["insert_attempt"],
-                    {"id": job_id, "number": number, "daemon_id": daemon_id, "now": now},
-                )
-                self._event(job_id, now, "started", number, None)
                 taken_in_queue[name] = taken_in_queue.get(name, 0) + 1
-                claimed.append(Claimed(self._get_in_txn(job_id), number))
+                chosen.append(job_id)
+            if not chosen:
+                return claimed
+            params = {
+                "ids": json.dumps(chosen),
+                "daemon_id": daemon_id,
+                "lease_until": lease_until,
+                "now": now,
+            }
+            jobs = {row[0]: _job(row) for row in conn.execute(_CLAIM_JOBS, params).fetchall()}
+            claimed = [Claimed(jobs[i], jobs[i].attempts_total) for i in chosen if i in jobs]
+            conn.executemany(
+                Q["insert_attempt"],
+                [
+                    {"id": c.job.id, "number": c.attempt, "daemon_id": daemon_id, "now": now}
+                    for c in claimed
+                ],
+            )
         return claimed
 
     def record(
@@ -400,11 +421,29 @@ class Store:
                     Q["add_log_line"],
                     {"id": job_id, "attempt": number, "at": at, "message": message, "data": data},
                 )
+            succeeded = [o for o in outcomes if o.outcome == "succeeded"]
+            if succeeded:
+                self._finish_succeeded(succeeded, now)
             for outcome in outcomes:
-                job = self._finish_attempt(outcome, now, retry_delay)
-                if job is not None:
-                    failed_for_good.append(job)
+                if outcome.outcome != "succeeded":
+                    job = self._finish_attempt(outcome, now, retry_delay)
+                    if job is not None:
+                        failed_for_good.append(job)
         return failed_for_good
+
+    def _finish_succeeded(self, outcomes: Sequence[Outcome], now: float) -> None:
+        """Successes in three statements however many: the daemon's hot path.
+
+        Their events come from the attempts rows (see events_of).
+        """
+        conn = self.conn
+        batch = json.dumps([[o.job_id, o.attempt, o.exit_status, o.result] for o in outcomes])
+        params = {"batch": batch, "now": now}
+        if not conn.execute(Q["end_attempts_succeeded"], params).fetchall():
+            return
+        ids = [row[0] for row in conn.execute(Q["jobs_succeeded"], params).fetchall()]
+        if ids:
+            conn.execute(Q["release_children_of_all"], {"ids": json.dumps(ids)})
 
     def _finish_attempt(
         self, outcome: Outcome, now: float, retry_delay: Callable[[Job, Outcome], float]
@@ -423,12 +462,8 @@ class Store:
                 "error": outcome.error,
             },
         )
-        if kind == "succeeded":
-            conn.execute(Q["job_succeeded"], {"id": job_id, "now": now, "result": outcome.result})
-            if conn.changes():
-                self._event(job_id, now, "succeeded", number, None)
-                conn.execute(Q["release_children"], {"id": job_id})
-            return None
+        if not conn.changes():
+            return None  # already ended by recovery: the job is no longer this attempt's
         if kind == "interrupted":
             params = {"id": job_id, "run_at": now, "error": outcome.error, "refund": 1}
             conn.execute(Q["job_requeued"], params)
@@ -471,9 +506,37 @@ class Store:
     # -- helpers -----------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Let every write inside share one transaction, and one commit.
+
+        The transaction begins at the first write, so a block that ends up
+        writing nothing (an idle daemon's loop) costs no lock and no commit.
+        """
+        self._joining = True
+        try:
+            yield
+            if self._begun:
+                try:
+                    self.conn.execute("COMMIT")
+                except apsw.Error as exc:
+                    raise explain(exc, self.path) from None
+        except BaseException:
+            if self._begun and not self.conn.get_autocommit():
+                self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._joining = self._begun = False
+
+    @contextmanager
     def _writing(self) -> Iterator[None]:
         """A write transaction whose SQLite errors become one-line DatabaseErrors."""
         try:
+            if self._joining:
+                if not self._begun:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    self._begun = True
+                yield  # transaction() commits, or rolls back on an error
+                return
             with write(self.conn):
                 yield
         except apsw.Error as exc:

@@ -44,14 +44,22 @@ SELECT job_id, number, started_at, finished_at, outcome, exit_status, signal, er
 FROM attempts WHERE job_id = :id ORDER BY number;
 
 -- name: events_of
--- The `created` event comes from the job row itself (see insert_job).
+-- `created` comes from the job row, and `started` and `succeeded` from the
+-- attempts rows (see insert_job and claim_jobs): the hot path writes no
+-- event rows.  Ties in time keep lifecycle order through `rank`.
 SELECT job_id, at, kind, attempt, detail FROM (
-    SELECT 0 AS seq, id AS job_id, created_at AS at, 'created' AS kind,
+    SELECT created_at AS at, 0 AS rank, 0 AS seq, id AS job_id, 'created' AS kind,
            NULL AS attempt, NULL AS detail
     FROM jobs WHERE id = :id
     UNION ALL
-    SELECT id, job_id, at, kind, attempt, detail FROM events WHERE job_id = :id
-) ORDER BY seq;
+    SELECT started_at, 1, number, job_id, 'started', number, NULL
+    FROM attempts WHERE job_id = :id
+    UNION ALL
+    SELECT at, 2, id, job_id, kind, attempt, detail FROM events WHERE job_id = :id
+    UNION ALL
+    SELECT finished_at, 3, number, job_id, 'succeeded', number, NULL
+    FROM attempts WHERE job_id = :id AND outcome = 'succeeded'
+) ORDER BY at, rank, seq;
 
 -- name: output_of
 SELECT output FROM attempts WHERE job_id = :id AND number = :number;
@@ -167,7 +175,7 @@ WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
 ORDER BY priority DESC, run_at, id LIMIT :limit;
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs WHERE state = 'queued' AND waiting = 0;
+SELECT min(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND waiting = 0;
 
 -- name: running_per_queue
 SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
@@ -175,13 +183,13 @@ SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
 -- name: running_per_type
 SELECT type, count(*) FROM jobs WHERE state = 'running' AND type IS NOT NULL GROUP BY type;
 
--- name: claim_job
--- Compare-and-set: another daemon may have claimed it first.
+-- name: claim_jobs
+-- Compare-and-set: a job another daemon claimed first is no longer queued and
+-- is left out.  store.py appends "RETURNING <the job columns>".
 UPDATE jobs SET state = 'running', daemon_id = :daemon_id, lease_until = :lease_until,
                 started_at = :now, attempt = attempt + 1, attempts_total = attempts_total + 1,
                 cancel_requested = NULL
-WHERE id = :id AND state = 'queued'
-RETURNING attempts_total;
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
 
 -- name: insert_attempt
 INSERT INTO attempts (job_id, number, daemon_id, started_at) VALUES (:id, :number, :daemon_id, :now);
@@ -197,14 +205,39 @@ INSERT INTO job_logs (job_id, attempt, at, message, data)
 VALUES (:id, :attempt, :at, :message, :data);
 
 -- name: end_attempt
+-- An attempt already ended (recovered while its daemon was thought dead) stays
+-- as recovery wrote it.
 UPDATE attempts SET finished_at = :now, outcome = :outcome, exit_status = :exit_status,
                     signal = :signal, error = :error
-WHERE job_id = :id AND number = :number;
+WHERE job_id = :id AND number = :number AND finished_at IS NULL;
 
--- name: job_succeeded
-UPDATE jobs SET state = 'succeeded', finished_at = :now, result = :result, error = NULL,
+-- name: end_attempts_succeeded
+-- A batch of attempts that succeeded; :batch is a JSON array of
+-- [job_id, number, exit_status, result].  Returns those still open (see
+-- end_attempt).
+UPDATE attempts SET finished_at = :now, outcome = 'succeeded', exit_status = e.value ->> 2
+FROM json_each(:batch) AS e
+WHERE attempts.job_id = e.value ->> 0 AND attempts.number = e.value ->> 1
+  AND attempts.finished_at IS NULL
+RETURNING attempts.job_id;
+
+-- name: jobs_succeeded
+-- The same batch, for the jobs; a job is only touched while this attempt is
+-- its latest and it is running.  `->> 3` turns the result, sent as a JSON
+-- string holding JSON text, back into that text.
+UPDATE jobs SET state = 'succeeded', finished_at = :now, result = e.value ->> 3, error = NULL,
                 daemon_id = NULL, lease_until = NULL
-WHERE id = :id AND state = 'running';
+FROM json_each(:batch) AS e
+WHERE jobs.id = e.value ->> 0 AND jobs.attempts_total = e.value ->> 1 AND jobs.state = 'running'
+RETURNING jobs.id;
+
+-- name: release_children_of_all
+-- One parent fewer to wait for, for each of the :ids (a JSON array) that is a parent.
+UPDATE jobs SET waiting = waiting - (
+    SELECT count(*) FROM job_deps d
+    WHERE d.job_id = jobs.id AND d.parent_id IN (SELECT value FROM json_each(:ids)))
+WHERE id IN (SELECT job_id FROM job_deps WHERE parent_id IN (SELECT value FROM json_each(:ids)))
+  AND state = 'queued';
 
 -- name: job_failed
 UPDATE jobs SET state = :state, finished_at = :now, error = :error,
@@ -216,10 +249,6 @@ WHERE id = :id AND state = 'running';
 UPDATE jobs SET state = 'queued', run_at = :run_at, error = :error,
                 attempt = attempt - :refund, daemon_id = NULL, lease_until = NULL
 WHERE id = :id AND state = 'running';
-
--- name: release_children
-UPDATE jobs SET waiting = waiting - 1
-WHERE id IN (SELECT job_id FROM job_deps WHERE parent_id = :id) AND state = 'queued';
 
 -- name: cancel_requests
 SELECT id FROM jobs WHERE daemon_id = :id AND state = 'running' AND cancel_requested IS NOT NULL;
