@@ -38,6 +38,7 @@ class AddRequest:
         unique: str | None = None,
         after: list[str] | None = None,
         batch: str | None = None,
+        wait: bool = False,
         json: bool = False,
         db: str | None = None,
         config: str | None = None,
@@ -56,6 +57,7 @@ class AddRequest:
         self.unique = unique
         self.after = after or []
         self.batch = batch
+        self.wait = wait
         self.json = json
         self.db = db
         self.config = config
@@ -81,20 +83,32 @@ def run_add(request: AddRequest, stdin: TextIO | None = None, stdout: TextIO | N
     with queue:
         if request.batch is not None:
             ids = queue.add_json_lines(request.type, _batch_lines(request.batch, stdin), **options)
-            if request.json:
-                stdout.write(json.dumps(ids) + "\n")
-            else:
-                stdout.write("".join(f"{i}\n" for i in ids))
-            return 0
-        if request.type is None and (request.data is not None or request.data_file is not None):
-            raise InputError("--data is for typed jobs; a command gets its input from its argv")
-        payload = _payload(request, stdin)
-        job_id = queue.add_id(request.type, payload, **options)
-        if request.json:
-            stdout.write(json.dumps(queue.get(job_id).to_json(), ensure_ascii=False) + "\n")
         else:
-            stdout.write(f"{job_id}\n")
+            if request.type is None and (request.data is not None or request.data_file is not None):
+                raise InputError("--data is for typed jobs; a command gets its input from its argv")
+            ids = [queue.add_id(request.type, _payload(request, stdin), **options)]
+        if not request.json:
+            # The ids first, so `id=$(jobctl add --wait ...)` still works.
+            stdout.write("".join(f"{i}\n" for i in ids))
+            stdout.flush()
+        if request.wait:
+            from jobctl.waiting import wait_for_jobs
+
+            try:
+                wait_for_jobs(queue, ids, None, stdout=stdout)
+            finally:
+                if request.json:
+                    _print_json(queue, ids, request.batch is not None, stdout)
+        elif request.json:
+            _print_json(queue, ids, request.batch is not None, stdout)
     return 0
+
+
+def _print_json(queue: Any, ids: list[int], batch: bool, stdout: TextIO) -> None:
+    if batch:
+        stdout.write(json.dumps(ids) + "\n")  # a batch can be 100,000 jobs: ids only
+    else:
+        stdout.write(json.dumps(queue.get(ids[0]).to_json(), ensure_ascii=False) + "\n")
 
 
 def _options(request: AddRequest) -> dict[str, Any]:

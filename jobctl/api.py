@@ -21,7 +21,7 @@ from typing import Any
 
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
-from jobctl.errors import InputError
+from jobctl.errors import InputError, JobFailed, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob
 from jobctl.store import Store
 
@@ -315,6 +315,92 @@ class Queue:
     def paused_queues(self) -> list[str]:
         return self.store.paused_queues()
 
+    # -- waiting -----------------------------------------------------------
+
+    def wait(
+        self,
+        *job_ids: int,
+        timeout: str | float | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> list[Job]:
+        """Block until every job has ended; the jobs as they ended.
+
+        A job that fails an attempt and will retry has not ended.  When
+        `timeout` ("30s" or seconds) runs out, raises WaitTimeout: the jobs
+        go on.  `on_change()` is called whenever another process committed
+        to the database (to follow output, say).
+        """
+        store = self.store
+        wanted = list(dict.fromkeys(job_ids))
+        for job_id in wanted:
+            store.get(job_id)  # NoSuchJob before any waiting
+        ended: dict[int, Job] = {}
+
+        def all_ended() -> bool:
+            if on_change is not None:
+                on_change()
+            for job_id in wanted:
+                if job_id not in ended:
+                    job = store.get(job_id)
+                    if job.state in FINISHED_STATES:
+                        ended[job_id] = job
+            return len(ended) == len(wanted)
+
+        try:
+            self.watch(all_ended, timeout=timeout)
+        except WaitTimeout as exc:
+            left = ", ".join(str(i) for i in wanted if i not in ended)
+            raise WaitTimeout(f"{exc} waiting for job(s) {left} (they go on)") from None
+        return [ended[i] for i in wanted]
+
+    def watch(
+        self, done: Callable[[], bool], *, timeout: str | float | None = None, poll: float = 0.02
+    ) -> None:
+        """Call done() now and after each commit of another process, until it returns True.
+
+        Between commits this reads SQLite's data_version counter every
+        `poll` seconds, which costs microseconds.  Raises WaitTimeout when
+        `timeout` runs out first.
+        """
+        limit = None if timeout is None else parse_duration(timeout, "--timeout")
+        deadline = None if limit is None else time.monotonic() + limit
+        store = self.store
+        last_version = None
+        while True:
+            version = store.data_version()
+            if version != last_version:
+                last_version = version
+                if done():
+                    return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"timed out after {limit:g}s")
+            time.sleep(poll)
+
+    def run(
+        self,
+        type: str,
+        payload: Any = None,
+        *,
+        timeout: str | float | None = None,
+        **options: Any,
+    ) -> Any:
+        """Add a job, wait for it to end and return its result.
+
+        Raises JobFailed (with the job's error) when it failed or was
+        cancelled, and WaitTimeout when `timeout` ran out first (the job goes
+        on).  A daemon must be running to run it.
+        """
+        job_id = self.add_id(type, payload, **options)
+        (job,) = self.wait(job_id, timeout=timeout)
+        if job.state != "succeeded":
+            raise JobFailed(job.id, job.state, job.error)
+        return job.result
+
+    def follow(self, job_id: int, attempt: int | None = None) -> OutputFollower:
+        """A reader of a job's output as it is written (see OutputFollower)."""
+        self.store.get(job_id)
+        return OutputFollower(self.store, job_id, attempt)
+
     # -- changing ----------------------------------------------------------
 
     def cancel(self, *job_ids: int) -> dict[int, str]:
@@ -340,6 +426,44 @@ class Queue:
 
     def resume(self, queue: str) -> None:
         self.store.set_paused(queue, False)
+
+
+class OutputFollower:
+    """Reads a job's output as it grows: from its latest attempt on, or one attempt only.
+
+    Each read() returns what is new as (attempt, bytes lost, data): "lost" is
+    what output_limit dropped before the follower could read it.
+    """
+
+    def __init__(self, store: Store, job_id: int, attempt: int | None) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.one_attempt = attempt is not None
+        self.number = attempt if attempt is not None else store.latest_attempt(job_id)
+        self.seen = 0  # bytes of attempt `number` already returned
+        self.attempt_ended = False
+
+    def read(self) -> list[tuple[int, int, bytes]]:
+        chunks: list[tuple[int, int, bytes]] = []
+        while True:
+            if self.number is None:
+                self.number = self.store.latest_attempt(self.job_id)
+                if self.number is None:
+                    return chunks  # not started yet
+            progress = self.store.output_progress(self.job_id, self.number)
+            if progress is None:
+                return chunks
+            kept, written, self.attempt_ended = progress
+            new = written - self.seen
+            if new > 0:
+                fresh = kept[-new:] if new <= len(kept) else kept
+                chunks.append((self.number, new - len(fresh), fresh))
+                self.seen = written
+            if not self.attempt_ended or self.one_attempt:
+                return chunks
+            if self.store.output_progress(self.job_id, self.number + 1) is None:
+                return chunks
+            self.number, self.seen = self.number + 1, 0
 
 
 def _unique_key(unique: str | bool | None) -> str | None:

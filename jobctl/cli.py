@@ -114,6 +114,7 @@ def check(config: ConfigOption = None) -> int:
         "jobctl add --in 10m -- ./backup.sh --full",
         "jobctl add --shell 'pg_dump db | gzip > db.gz'",
         "jobctl add email:send --batch payloads.jsonl",
+        "jobctl add --wait -- make test",
     ),
 )
 def add(
@@ -145,6 +146,9 @@ def add(
     batch: Annotated[
         str | None, typer.Option(metavar="FILE", help="JSON lines, one job each; - is stdin.")
     ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the job(s) to end; exit as they did.")
+    ] = False,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -169,6 +173,7 @@ def add(
         unique=unique,
         after=list(after or []),
         batch=batch,
+        wait=wait,
         json=json_,
         db=db,
         config=config,
@@ -340,14 +345,23 @@ def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
     return fields
 
 
-@app.command(epilog=_examples("jobctl logs 42 --attempt 1"))
+@app.command(epilog=_examples("jobctl logs 42 --attempt 1", "jobctl logs -f 42"))
 def logs(
     job_id: Annotated[int, typer.Argument(metavar="ID")],
     attempt: Annotated[int | None, typer.Option(metavar="N", help="Default: the latest.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
+    ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
     """Print the stored output of a job's attempt (stdout and stderr, as written)."""
+    if follow:
+        from jobctl.waiting import follow_logs
+
+        with _queue(db, config) as q:
+            follow_logs(q, job_id, attempt)
+        return 0
     with _queue(db, config) as q:
         number, data = q.output(job_id, attempt)
         lines = q.log_lines(job_id, number) if number is not None else []
@@ -363,6 +377,26 @@ def logs(
     for line in lines:
         extra = " ".join(f"{k}={v}" for k, v in (line.data or {}).items())
         out.line(f"[{out.time(line.at)}] {line.message}" + (f" {extra}" if extra else ""))
+    return 0
+
+
+@app.command(epilog=_examples("jobctl wait 42 43 --timeout 10m"))
+def wait(
+    job_ids: Annotated[list[int], typer.Argument(metavar="ID...")],
+    timeout: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Give up (exit 124) after this long.")
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Wait until jobs end: exit 0 if all succeeded, else 1 (or a failed command's status).
+
+    The output of a single job is shown as it comes, on a terminal.
+    """
+    from jobctl.waiting import wait_for_jobs
+
+    with _queue(db, config) as q:
+        wait_for_jobs(q, job_ids, timeout)
     return 0
 
 

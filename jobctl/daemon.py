@@ -321,7 +321,7 @@ class Daemon:
             took = mono - item.started
             self.typical_seconds += (took - self.typical_seconds) * 0.2
             what = outcome.outcome + (
-                f": {outcome.error}" if outcome.error and outcome.outcome != "succeeded" else ""
+                f": {outcome.error}" if outcome.error not in (None, outcome.outcome) else ""
             )
             self._log(item.job, what, item.number, took)
         for job in failed:

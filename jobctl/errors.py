@@ -59,10 +59,15 @@ class WrongState(JobctlError):
 class JobFailed(JobctlError):
     """The job failed."""
 
-    def __init__(self, job_id: int, state: str, error: str | None) -> None:
+    def __init__(
+        self, job_id: int, state: str, error: str | None, exit_status: int | None = None
+    ) -> None:
         self.job_id = job_id
         self.state = state
         self.error = error
+        # `jobctl wait` exits with a failed command's own status (1-123).
+        if exit_status is not None and 1 <= exit_status <= 123:
+            self.exit_code = exit_status
         super().__init__(f"job {job_id} {state}" + (f": {error}" if error else ""))
 
 

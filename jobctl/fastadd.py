@@ -25,6 +25,7 @@ OPTIONS: dict[str, tuple[str, bool]] = {
     "--unique": ("unique", True),
     "--after": ("after", True),
     "--batch": ("batch", True),
+    "--wait": ("wait", False),
     "--json": ("json", False),
     "--db": ("db", True),
     "--config": ("config", True),

@@ -134,5 +134,9 @@ def _width(text: str) -> int:
 def printable_output(data: bytes) -> str:
     """Stored job output for a terminal: undecodable bytes and control
     sequences shown escaped, newlines and tabs kept."""
-    text = data.decode("utf-8", errors="backslashreplace")
+    return printable_text(data.decode("utf-8", errors="backslashreplace"))
+
+
+def printable_text(text: str) -> str:
+    """Text with control characters (terminal escape sequences) shown escaped."""
     return "".join(ch if ch.isprintable() or ch in "\n\t" else _visible(ch) for ch in text)

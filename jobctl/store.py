@@ -185,6 +185,14 @@ class Store:
         value = self._value(Q["output_of"], {"id": job_id, "number": attempt})
         return bytes(value) if value else b""
 
+    def output_progress(self, job_id: int, attempt: int) -> tuple[bytes, int, bool] | None:
+        """(kept output, bytes written in all, ended) of one attempt; None if it has not begun."""
+        rows = self._rows(Q["output_progress"], {"id": job_id, "number": attempt})
+        if not rows:
+            return None
+        output, size, ended = rows[0]
+        return bytes(output or b""), size, bool(ended)
+
     def log_lines(self, job_id: int, attempt: int, after: int = 0) -> list[LogLine]:
         rows = self._rows(Q["log_lines_of"], {"id": job_id, "attempt": attempt, "after": after})
         return [LogLine(r[0], r[1], r[2], r[3], loads_json(r[4])) for r in rows]

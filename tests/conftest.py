@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,74 @@ def fail_one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
     assert lines[0].startswith("jobctl: ")
     assert "Traceback" not in result.stderr
     return lines[0]
+
+
+# -- daemons ------------------------------------------------------------------
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
+    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+class Daemons:
+    def __init__(self, cli: Cli) -> None:
+        self.cli = cli
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        # The log goes to a file: an unread pipe would fill and block the daemon.
+        log = open(self.log_path(len(self.procs)), "w")  # noqa: SIM115 - closed by the child's exit
+        proc = subprocess.Popen(
+            [*JOBCTL, "daemon", *args],
+            cwd=self.cli.home,
+            env=self.cli.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def log_path(self, number: int) -> Path:
+        return self.cli.home / f"daemon-{number}.log"
+
+    def stop_all(self) -> None:
+        # A second signal stops a daemon at once, and it kills its jobs'
+        # process groups: a kill -9 alone would leave their commands running.
+        # Two different signals, because the kernel merges a pending signal
+        # with a second one of the same kind.
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+@pytest.fixture
+def daemons(cli: Cli) -> Iterator[Daemons]:
+    group = Daemons(cli)
+    yield group
+    group.stop_all()
+
+
+def states(cli: Cli) -> dict[str, int]:
+    store = cli.store()
+    try:
+        rows = store.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        return dict(rows)
+    finally:
+        store.close()

@@ -6,73 +6,12 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-from conftest import JOBCTL, Cli
+from conftest import Cli, states, wait_for
 
 from jobctl.models import NewJob
 from jobctl.store import Store
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
-    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
-
-
-class Daemons:
-    def __init__(self, cli: Cli) -> None:
-        self.cli = cli
-        self.procs: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        # The log goes to a file: an unread pipe would fill and block the daemon.
-        log = open(self.log_path(len(self.procs)), "w")  # noqa: SIM115 - closed by the child's exit
-        proc = subprocess.Popen(
-            [*JOBCTL, "daemon", *args],
-            cwd=self.cli.home,
-            env=self.cli.env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            text=True,
-            start_new_session=True,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def log_path(self, number: int) -> Path:
-        return self.cli.home / f"daemon-{number}.log"
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-
-
-@pytest.fixture
-def daemons(cli: Cli) -> Iterator[Daemons]:
-    group = Daemons(cli)
-    yield group
-    group.stop_all()
-
-
-def states(cli: Cli) -> dict[str, int]:
-    store = cli.store()
-    try:
-        rows = store.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
-        return dict(rows)
-    finally:
-        store.close()
-
 
 HANDLERS = """
 import os
@@ -145,7 +84,7 @@ def test_timeout_kills_the_whole_group_and_on_failure_runs_once(
 ) -> None:
     write_config(
         "[jobs.slow]\n"
-        "command = \"sh -c 'sleep 60 & sleep 60'\"\n"
+        "command = \"sh -c 'sleep 59.5 & sleep 59.5'\"\n"  # a duration no other test uses
         'timeout = "1s"\nkill_grace = "1s"\nmax_attempts = 2\nretry_delay = "100ms"\n'
         'on_failure = "tee -a failures.jsonl"\n'
     )
@@ -158,7 +97,7 @@ def test_timeout_kills_the_whole_group_and_on_failure_runs_once(
     wait_for(failures.exists, what="on_failure output")
     wait_for(lambda: failures.read_text().count("\n") >= 1 or failures.read_text(), what="hook")
     assert failures.read_text().count('"id": ' + job_id) == 1
-    leftover = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "sleep 59.5"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
 
 

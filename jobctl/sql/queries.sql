@@ -64,6 +64,12 @@ SELECT job_id, at, kind, attempt, detail FROM (
 -- name: output_of
 SELECT output FROM attempts WHERE job_id = :id AND number = :number;
 
+-- name: output_progress
+-- What a follower needs: the kept tail, how much was written in all, and
+-- whether the attempt has ended.
+SELECT output, output_size, finished_at IS NOT NULL FROM attempts
+WHERE job_id = :id AND number = :number;
+
 -- name: latest_attempt
 SELECT max(number) FROM attempts WHERE job_id = :id;
 

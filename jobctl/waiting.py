@@ -1,0 +1,107 @@
+"""Waiting on the command line: `jobctl add --wait`, `jobctl wait`, `jobctl logs -f`.
+
+Shared by the fast `add` path and the typer app, so no typer here.  Output
+is shown as it is written: escaped for a terminal, raw bytes when piped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from typing import BinaryIO, TextIO
+
+from jobctl.api import OutputFollower, Queue
+from jobctl.errors import JobctlError, JobFailed
+from jobctl.models import Job
+
+
+class OutputPrinter:
+    """Writes what an OutputFollower reads, marking attempts and dropped bytes."""
+
+    def __init__(self, follower: OutputFollower, stdout: TextIO, stderr: TextIO) -> None:
+        self.follower = follower
+        self.stdout = stdout
+        self.stderr = stderr
+        self.tty = stdout.isatty()
+        self.shown_attempt: int | None = None
+        # A character split between two reads must not come out as two escapes.
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")
+
+    def pump(self) -> None:
+        from jobctl.render import printable_text
+
+        for number, lost, data in self.follower.read():
+            if number != self.shown_attempt:
+                if self.shown_attempt is not None:
+                    self._note(f"attempt {number}")
+                self.shown_attempt = number
+                self.decoder.reset()
+            if lost:
+                self._note(f"{lost} bytes not kept (output_limit)")
+            if self.tty:
+                self.stdout.write(printable_text(self.decoder.decode(data)))
+                self.stdout.flush()
+            else:
+                self.stdout.flush()
+                buffer: BinaryIO = self.stdout.buffer
+                buffer.write(data)
+                buffer.flush()
+
+    def _note(self, text: str) -> None:
+        self.stdout.flush()
+        self.stderr.write(f"-- {text} --\n")
+        self.stderr.flush()
+
+
+def wait_for_jobs(
+    queue: Queue,
+    job_ids: list[int],
+    timeout: str | None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> list[Job]:
+    """Wait for the jobs to end, showing a single job's output on a terminal.
+
+    Raises JobFailed (exit status: the command's own, or 1) or a JobctlError
+    when a job did not succeed, WaitTimeout when the timeout ran out.
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    printer = None
+    if len(set(job_ids)) == 1 and stdout.isatty():
+        printer = OutputPrinter(queue.follow(job_ids[0]), stdout, stderr)
+    jobs = queue.wait(*job_ids, timeout=timeout, on_change=printer.pump if printer else None)
+    if printer is not None:
+        printer.pump()
+    check_succeeded(queue, jobs)
+    return jobs
+
+
+def check_succeeded(queue: Queue, jobs: list[Job]) -> None:
+    unsuccessful = [job for job in jobs if job.state != "succeeded"]
+    if not unsuccessful:
+        return
+    if len(jobs) == 1:
+        job = jobs[0]
+        attempts = queue.attempts(job.id)
+        status = attempts[-1].exit_status if attempts and job.state == "failed" else None
+        raise JobFailed(job.id, job.state, job.error, status)
+    listed = ", ".join(f"job {job.id} {job.state}" for job in unsuccessful[:5])
+    more = f" and {len(unsuccessful) - 5} more" if len(unsuccessful) > 5 else ""
+    raise JobctlError(f"{len(unsuccessful)} of {len(jobs)} jobs did not succeed: {listed}{more}")
+
+
+def follow_logs(queue: Queue, job_id: int, attempt: int | None) -> None:
+    """`jobctl logs -f`: print output as it comes until the attempt (or the job) ends."""
+    follower = queue.follow(job_id, attempt)
+    printer = OutputPrinter(follower, sys.stdout, sys.stderr)
+    if attempt is not None:
+
+        def attempt_ended() -> bool:
+            printer.pump()
+            return follower.attempt_ended
+
+        queue.watch(attempt_ended)
+        return
+    queue.wait(job_id, on_change=printer.pump)
+    printer.pump()
