@@ -11,6 +11,7 @@ table until something changed.  Signal handlers only set flags.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -121,6 +122,7 @@ class Daemon:
         self.outputs: deque[tuple[int, int, bytes]] = deque()
         self.logs: deque[tuple[int, int, float, str, str | None]] = deque()
         self.done: deque[tuple[Running, Outcome]] = deque()
+        self.pids: deque[tuple[int, int, int, float | None]] = deque()
         self.running: dict[int, Running] = {}
         self.typical_seconds = 1.0  # moving average of how long attempts take
         self.wake = threading.Event()
@@ -292,10 +294,11 @@ class Daemon:
 
         Returns the attempts that ended and the jobs that failed for good.
         """
+        pids = _drain(self.pids)
         outputs = _drain(self.outputs)
         logs = _drain(self.logs)
         done = _drain(self.done)
-        if not (outputs or logs or done):
+        if not (pids or outputs or logs or done):
             return [], []
         failed = self.store.record(
             [outcome for _, outcome in done],
@@ -304,6 +307,7 @@ class Daemon:
             now,
             self.config.output_limit,
             self._retry_delay,
+            pids,
         )
         for item, _ in done:
             self.running.pop(item.job.id, None)
@@ -356,6 +360,7 @@ class Daemon:
         orphans = self.store.orphaned_jobs(self.id, now)
         if not orphans:
             return
+        self._stop_leftovers(orphans)
         outcomes = []
         for job_id in orphans:
             job = self.store.get(job_id)
@@ -366,6 +371,19 @@ class Daemon:
         )
         for job in failed:
             self._on_failure(job)
+
+    def _stop_leftovers(self, job_ids: list[int]) -> None:
+        """Kill what a dead daemon's jobs still run on this host, before they run again.
+
+        A kill -9 of a daemon leaves its commands running in their own
+        process groups; run again, a job would then run twice at once.
+        """
+        for job_id, pid, pid_started, host in self.store.orphaned_processes(job_ids):
+            # Only a process that provably is the one recorded: pids are reused.
+            if host == self.host and pid_started is not None and pid_alive(pid, pid_started):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._log(None, f"job {job_id}: killed process group {pid} its dead daemon left")
 
     def _abandon(self, now: float) -> None:
         outcomes = [
@@ -428,6 +446,9 @@ class Daemon:
                     (j, n, time.time(), msg, json.dumps(data, default=str) if data else None)
                 ),
                 stop_reason=lambda item=item: item.stop_reason,
+                started=lambda pid, j=job.id, n=number: self.pids.append(
+                    (j, n, pid, process_start_time(pid))
+                ),
                 kill_grace=job_type.kill_grace if job_type else self.config.kill_grace,
                 config_dir=self.config_dir,
             )

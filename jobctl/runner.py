@@ -37,6 +37,7 @@ class Attempt:
         stop_reason: Callable[[], str | None],
         kill_grace: float,
         config_dir: str | None,
+        started: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.job = job
@@ -47,6 +48,7 @@ class Attempt:
         self.stop_reason = stop_reason  # None, "cancelled" or "interrupted"
         self.kill_grace = kill_grace
         self.config_dir = config_dir
+        self.started = started  # told the pid of the process group it starts
         self.clock = clock
 
     def outcome(self, kind: str, **fields: Any) -> Outcome:
@@ -113,6 +115,8 @@ def run_command(attempt: Attempt, argv: list[str]) -> Outcome:
         return attempt.outcome("failed", error=f"permission denied: {argv[0]}")
     except OSError as exc:
         return attempt.outcome("failed", error=f"cannot start {argv[0]}: {exc.strerror}")
+    if attempt.started is not None:
+        attempt.started(proc.pid)
     _feed_stdin(proc, json.dumps(job.payload).encode() if job.type is not None else b"")
     return _supervise(attempt, proc)
 

@@ -326,6 +326,12 @@ class Store:
     def orphaned_jobs(self, daemon_id: int, now: float) -> list[int]:
         return [r[0] for r in self._rows(Q["orphaned_jobs"], {"id": daemon_id, "now": now})]
 
+    def orphaned_processes(
+        self, job_ids: Sequence[int]
+    ) -> list[tuple[int, int, float | None, str]]:
+        """(job id, pid, pid start time, host) of what those jobs' latest attempts started."""
+        return [tuple(r) for r in self._rows(Q["orphaned_processes"], {"ids": json.dumps(job_ids)})]
+
     def next_run_at(self) -> float | None:
         return self._value(Q["next_run_at"])
 
@@ -410,8 +416,9 @@ class Store:
         now: float,
         output_limit: int,
         retry_delay: Callable[[Job, Outcome], float],
+        pids: Sequence[tuple[int, int, int, float | None]] = (),
     ) -> list[Job]:
-        """Store output, log lines and finished attempts in one transaction.
+        """Store process ids, output, log lines and finished attempts in one transaction.
 
         `retry_delay(job, outcome)` says how long a failed attempt waits
         before the next one.  Returns the jobs that failed for good.
@@ -419,6 +426,9 @@ class Store:
         failed_for_good = []
         with self._writing():
             conn = self.conn
+            for job_id, number, pid, pid_started in pids:
+                params = {"id": job_id, "number": number, "pid": pid, "pid_started": pid_started}
+                conn.execute(Q["set_attempt_pid"], params)
             for job_id, number, chunk in outputs:
                 conn.execute(
                     Q["append_output"],

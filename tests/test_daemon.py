@@ -52,6 +52,22 @@ def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> No
     for job_id in ids:
         kinds = [e["kind"] for e in cli.json("show", job_id)["events"]]
         assert "recovered" in kinds
+    # The dead daemon's `sleep 30`s were stopped: no job runs twice at once.
+    store = cli.store()
+    first_pids = [
+        row[0] for row in store.conn.execute("SELECT pid FROM attempts WHERE number = 1").fetchall()
+    ]
+    assert len(first_pids) == 6 and all(first_pids)
+    wait_for(lambda: not any(map(_running, first_pids)), timeout=5, what="leftovers gone")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            return file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_sigterm_lets_short_jobs_finish(cli: Cli, daemons) -> None:

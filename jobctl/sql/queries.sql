@@ -164,6 +164,18 @@ WHERE j.state = 'running' AND j.daemon_id != :id
   AND (j.lease_until < :now
        OR j.daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL));
 
+-- name: orphaned_processes
+-- The processes the orphaned :ids (a JSON array) may have left running,
+-- with the host of the daemon that started them.
+SELECT a.job_id, a.pid, a.pid_started, d.host FROM jobs j
+JOIN attempts a ON a.job_id = j.id AND a.number = j.attempts_total
+JOIN daemons d ON d.id = a.daemon_id
+WHERE j.id IN (SELECT value FROM json_each(:ids)) AND a.pid IS NOT NULL;
+
+-- name: set_attempt_pid
+UPDATE attempts SET pid = :pid, pid_started = :pid_started
+WHERE job_id = :id AND number = :number;
+
 -- name: ready_queues
 -- The queues that have a ready job: a skip-scan over the jobs_ready index.
 WITH RECURSIVE q(name) AS (
