@@ -59,6 +59,8 @@ def run(attempt: Attempt) -> Outcome:
     """Run the attempt to its end; never raises for a problem of the job's own."""
     job_type = attempt.job_type
     if job_type is not None and job_type.handler is not None:
+        if job_type.isolation == "process":
+            return run_handler_in_process(attempt, job_type.handler)
         return run_handler(attempt, job_type.handler)
     try:
         argv = command_argv(attempt.job, job_type)
@@ -96,9 +98,16 @@ def job_environment(job: Job, number: int) -> dict[str, str]:
     return env
 
 
-def run_command(attempt: Attempt, argv: list[str]) -> Outcome:
+def run_command(
+    attempt: Attempt,
+    argv: list[str],
+    stdin_data: bytes | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> Outcome:
     job = attempt.job
     cwd = job.cwd if job.type is None else attempt.config_dir
+    if stdin_data is None:
+        stdin_data = json.dumps(job.payload).encode() if job.type is not None else b""
     try:
         proc = subprocess.Popen(
             argv,
@@ -107,6 +116,7 @@ def run_command(attempt: Attempt, argv: list[str]) -> Outcome:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
             start_new_session=True,  # its own process group, which we signal as a whole
         )
     except FileNotFoundError:
@@ -117,7 +127,7 @@ def run_command(attempt: Attempt, argv: list[str]) -> Outcome:
         return attempt.outcome("failed", error=f"cannot start {argv[0]}: {exc.strerror}")
     if attempt.started is not None:
         attempt.started(proc.pid)
-    _feed_stdin(proc, json.dumps(job.payload).encode() if job.type is not None else b"")
+    _feed_stdin(proc, stdin_data)
     return _supervise(attempt, proc)
 
 
@@ -261,3 +271,46 @@ def run_handler(attempt: Attempt, spec: str) -> Outcome:
             "failed", error=f"the handler's return value is not JSON-serializable: {exc}"
         )
     return attempt.outcome("succeeded", result=result)
+
+
+def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
+    """A handler in a child process (`isolation = "process"`), run like a command.
+
+    Its own process group, so a timeout or a cancel can really stop it;
+    what it prints is the attempt's output.  ctx.log() lines and the result
+    come back as JSON lines on a pipe of their own (see handler_process.py).
+    """
+    import sys
+    import threading
+
+    job = attempt.job
+    read_fd, write_fd = os.pipe()
+    report: dict[str, Any] = {}
+
+    def read_reports() -> None:
+        with os.fdopen(read_fd, "rb") as channel:
+            for line in channel:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if "log" in message:
+                    attempt.log(str(message["log"]), message.get("data"))
+                else:
+                    report.update(message)
+
+    reader = threading.Thread(target=read_reports, daemon=True)
+    reader.start()
+    view = {"id": job.id, "type": job.type, "attempt": attempt.number, "queue": job.queue}
+    data = json.dumps({"job": view, "payload": job.payload}).encode()
+    argv = [sys.executable, "-m", "jobctl.handler_process", spec, str(write_fd)]
+    try:
+        outcome = run_command(attempt, argv, stdin_data=data, pass_fds=(write_fd,))
+    finally:
+        os.close(write_fd)  # the child has its own copy; EOF comes when it exits
+    reader.join(timeout=5)
+    if outcome.outcome == "succeeded" and "result" in report:
+        return outcome._replace(exit_status=None, result=report["result"])
+    if outcome.outcome in ("succeeded", "failed") and "error" in report:
+        return outcome._replace(outcome="failed", exit_status=None, error=report["error"])
+    return outcome

@@ -161,3 +161,41 @@ def test_store_claims_respect_priority(tmp_path: Path) -> None:
     )
     claimed = store.claim(1, 3, 2.0, 100.0)
     assert [c.job.priority for c in claimed] == [5, 1, 0]
+
+
+PROCESS_HANDLERS = """
+import os, time
+
+def report(payload, ctx):
+    print("hello from", os.getpid())
+    ctx.log("halfway", step=1)
+    return {"pid": os.getpid()}
+
+def spin(payload, ctx):
+    while True:  # never looks at ctx.shutting_down(): only SIGKILL stops it
+        time.sleep(0.01)
+"""
+
+
+def test_process_isolation_runs_handlers_in_a_child_a_timeout_can_kill(
+    cli: Cli, write_config, daemons
+) -> None:
+    (cli.home / "work.py").write_text(PROCESS_HANDLERS)
+    write_config(
+        'kill_grace = "1s"\n'
+        '[jobs.report]\nhandler = "work:report"\nisolation = "process"\n'
+        '[jobs.spin]\nhandler = "work:spin"\nisolation = "process"\n'
+        'timeout = "1s"\nmax_attempts = 1\n'
+    )
+    spin = cli.ok("add", "spin").strip()
+    report = cli.ok("add", "report").strip()
+    daemon = daemons.start()
+    wait_for(lambda: cli.json("show", spin)["state"] == "failed", timeout=30, what="spin ended")
+    wait_for(lambda: cli.json("show", report)["state"] == "succeeded", what="report")
+    shown = cli.json("show", report)
+    assert shown["result"]["pid"] not in (daemon.pid, None)  # ran in a child
+    logs = cli.ok("logs", report)
+    assert f"hello from {shown['result']['pid']}" in logs and "halfway step=1" in logs
+    [attempt] = cli.json("show", spin)["attempts"]
+    assert attempt["outcome"] == "timed_out"
+    assert daemon.poll() is None  # the daemon goes on
