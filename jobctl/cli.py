@@ -189,6 +189,14 @@ def execute_add(request: AddRequest) -> int:
 # -- the daemon ---------------------------------------------------------------
 
 
+@app.command(epilog=_examples("jobctl demo"))
+def demo(db: DbOption = None, config: ConfigOption = None) -> int:
+    """Run sample jobs with a real daemon and show what happened: a first look."""
+    from jobctl.demo import run_demo
+
+    return run_demo(db, config)
+
+
 @app.command(epilog=_examples("jobctl daemon --concurrency 8 --queues default,mail"))
 def daemon(
     concurrency: Annotated[int | None, typer.Option(metavar="N", min=1)] = None,

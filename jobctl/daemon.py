@@ -36,6 +36,7 @@ POLL_SECONDS = 0.01  # poll of data_version: ~100 calls a second, ~3 us each (se
 HEARTBEAT_SECONDS = 1.0
 SHORT_JOB_SECONDS = 0.05  # work claimed ahead per thread, at most (see _capacity)
 MAX_AHEAD_PER_THREAD = 8
+DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retries_soon)
 LEASE_SECONDS = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
 
@@ -124,6 +125,7 @@ class Daemon:
         self.done: deque[tuple[Running, Outcome]] = deque()
         self.pids: deque[tuple[int, int, int, float | None]] = deque()
         self.running: dict[int, Running] = {}
+        self.retrying: set[int] = set()  # jobs this daemon ran that will be tried again
         self.typical_seconds = 1.0  # moving average of how long attempts take
         self.wake = threading.Event()
         self.signals = 0
@@ -224,7 +226,8 @@ class Daemon:
                     # Nothing more is ready now: ask when something will be.
                     next_due = store.next_run_at()
                     nothing_due = next_due is None or next_due > now
-                    if self.drain and not self.running and nothing_due:
+                    idle = not self.running and nothing_due
+                    if self.drain and idle and not self._retries_soon(now):
                         return
                 elif claimed:
                     next_due = now  # there may be more ready at once
@@ -245,6 +248,20 @@ class Daemon:
             self._flush_log()
             room = claiming and len(self.running) < self._capacity()
             self._sleep(now, next_due if room else None)
+
+    def _retries_soon(self, now: float) -> bool:
+        """--drain waits for the retries of jobs it ran, when due within DRAIN_RETRY_WINDOW.
+
+        A drain from cron should finish what it started (a flaky job's
+        second attempt) but not sit out an hour-long backoff.
+        """
+        soon = []
+        for job_id in self.retrying:
+            job = self.store.get(job_id)
+            if job.state == "queued" and job.run_at <= now + DRAIN_RETRY_WINDOW:
+                soon.append(job_id)
+        self.retrying = set(soon)
+        return bool(soon)
 
     def _capacity(self) -> int:
         """How many jobs to hold: one per thread, plus some in hand while jobs are short.
@@ -294,10 +311,10 @@ class Daemon:
 
         Returns the attempts that ended and the jobs that failed for good.
         """
-        pids = _drain(self.pids)
-        outputs = _drain(self.outputs)
-        logs = _drain(self.logs)
-        done = _drain(self.done)
+        pids = _take_all(self.pids)
+        outputs = _take_all(self.outputs)
+        logs = _take_all(self.logs)
+        done = _take_all(self.done)
         if not (pids or outputs or logs or done):
             return [], []
         failed = self.store.record(
@@ -321,7 +338,12 @@ class Daemon:
     ) -> None:
         """Log, hand claimed jobs to the workers, run on_failure hooks: only once committed."""
         mono = time.monotonic()
+        failed_ids = {job.id for job in failed}
         for item, outcome in ended:
+            if outcome.outcome in ("failed", "timed_out") and item.job.id not in failed_ids:
+                self.retrying.add(item.job.id)
+            else:
+                self.retrying.discard(item.job.id)
             took = mono - item.started
             self.typical_seconds += (took - self.typical_seconds) * 0.2
             what = outcome.outcome + (
@@ -391,7 +413,7 @@ class Daemon:
             for item in self.running.values()
         ]
         self.store.record(
-            outcomes, _drain(self.outputs), [], now, self.config.output_limit, self._retry_delay
+            outcomes, _take_all(self.outputs), [], now, self.config.output_limit, self._retry_delay
         )
         self.running.clear()
 
@@ -497,7 +519,7 @@ class Daemon:
     def _flush_log(self) -> None:
         if not self._log_lines:
             return
-        text = "".join(line + "\n" for line in _drain(self._log_lines))
+        text = "".join(line + "\n" for line in _take_all(self._log_lines))
         try:
             sys.stderr.write(text)
             sys.stderr.flush()
@@ -509,7 +531,7 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _drain(items: deque) -> list:
+def _take_all(items: deque) -> list:
     taken = []
     while items:
         taken.append(items.popleft())

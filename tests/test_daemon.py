@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from jobctl.models import NewJob
 from jobctl.store import Store
 
 HANDLERS = """
+import json
 import os
 
 def append(payload, ctx):
@@ -199,3 +201,28 @@ def test_process_isolation_runs_handlers_in_a_child_a_timeout_can_kill(
     [attempt] = cli.json("show", spin)["attempts"]
     assert attempt["outcome"] == "timed_out"
     assert daemon.poll() is None  # the daemon goes on
+
+
+def test_drain_waits_for_the_retries_of_jobs_it_ran(cli: Cli, write_config, daemons) -> None:
+    write_config(
+        "[jobs.second-time]\ncommand = \"sh -c 'test $JOBCTL_ATTEMPT = 2'\"\n"
+        'retry_delay = "300ms"\n'
+    )
+    job_id = cli.ok("add", "second-time").strip()
+    proc = daemons.start("--drain")
+    assert proc.wait(timeout=30) == 0
+    job = cli.json("show", job_id)
+    assert job["state"] == "succeeded" and job["attempts_total"] == 2
+
+
+def test_log_format_json_is_one_object_per_line(cli: Cli, daemons) -> None:
+    job_id = int(cli.ok("add", "--", "true").strip())
+    proc = daemons.start("--drain", "--log-format", "json")
+    assert proc.wait(timeout=30) == 0
+    records = [json.loads(line) for line in daemons.log_path(0).read_text().splitlines()]
+    events = [(r.get("job"), r["event"]) for r in records]
+    assert (job_id, "started") in events and (job_id, "succeeded") in events
+    finished = next(r for r in records if r["event"] == "succeeded")
+    assert finished["type"] == "true" and finished["attempt"] == 1
+    assert finished["seconds"] >= 0 and finished["at"].endswith("Z")
+    assert records[-1]["event"].startswith("Stopped")
