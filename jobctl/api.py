@@ -358,23 +358,33 @@ class Queue:
     ) -> None:
         """Call done() now and after each commit of another process, until it returns True.
 
-        Between commits this reads SQLite's data_version counter every
-        `poll` seconds, which costs microseconds.  Raises WaitTimeout when
-        `timeout` runs out first.
+        A commit wakes the wait at once where inotify works (see wakeup.py);
+        elsewhere SQLite's data_version counter is read every `poll` seconds,
+        which costs microseconds.  Raises WaitTimeout when `timeout` runs out
+        first.
         """
+        from jobctl.wakeup import CommitWatcher
+
         limit = None if timeout is None else parse_duration(timeout, "--timeout")
         deadline = None if limit is None else time.monotonic() + limit
         store = self.store
+        watcher = CommitWatcher(self.db_path, poll)
+        # With inotify a commit wakes us; the slow poll only covers a missed event.
+        pause = 0.5 if watcher.live else poll
         last_version = None
-        while True:
-            version = store.data_version()
-            if version != last_version:
-                last_version = version
-                if done():
-                    return
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"timed out after {limit:g}s")
-            time.sleep(poll)
+        try:
+            while True:
+                version = store.data_version()
+                if version != last_version:
+                    last_version = version
+                    if done():
+                        return
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise WaitTimeout(f"timed out after {limit:g}s")
+                watcher.wait(pause if deadline is None else min(pause, deadline - now))
+        finally:
+            watcher.close()
 
     def run(
         self,

@@ -31,8 +31,9 @@ from jobctl import runner
 from jobctl.errors import JobctlError
 from jobctl.models import Config, Job, JobType, Outcome, iso
 from jobctl.store import Store
+from jobctl.wakeup import CommitWatcher
 
-POLL_SECONDS = 0.01  # poll of data_version: ~100 calls a second, ~3 us each (see README)
+POLL_SECONDS = 0.01  # without inotify (see wakeup.py): poll data_version this often
 HEARTBEAT_SECONDS = 1.0
 SHORT_JOB_SECONDS = 0.05  # work claimed ahead per thread, at most (see _capacity)
 MAX_AHEAD_PER_THREAD = 8
@@ -156,6 +157,11 @@ class Daemon:
         self.id = store.register_daemon(self.host, pid, process_start_time(pid), self.queues, now)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        # A signal also writes a byte here, which ends an idle select() at once.
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        self.signal_fds = (wake_read,)
+        self.watcher = CommitWatcher(self.db_path, POLL_SECONDS)
         threads = [
             threading.Thread(target=self._worker, name=f"jobctl-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -172,6 +178,10 @@ class Daemon:
             self._log(None, f"Stopped {len(threads)} worker(s)")
             self._flush_log()
             store.close()
+            self.watcher.close()
+            signal.set_wakeup_fd(-1)
+            os.close(wake_read)
+            os.close(wake_write)
         return 0
 
     def _loop(self) -> None:
@@ -187,6 +197,14 @@ class Daemon:
             version = store.data_version()
             changed = version != last_version
             last_version = version
+            if not (changed or self.running or self.signals or self.pids or self.logs) and (
+                now < next_heartbeat and (next_due is None or now < next_due)
+            ):
+                # Idle, and nothing changed: sleep until a commit, a signal,
+                # the next heartbeat or the next due job.
+                until = next_heartbeat if next_due is None else min(next_heartbeat, next_due)
+                self.watcher.wait(until - now, self.signal_fds)
+                continue
             if now >= next_heartbeat:
                 store.heartbeat(self.id, now, now + LEASE_SECONDS)
                 self._recover(now)
@@ -282,14 +300,10 @@ class Daemon:
         if next_due is not None and next_due - now < pause:
             pause = max(0.0, next_due - now)
         if self.running:
-            self.wake.wait(pause)
+            self.wake.wait(pause)  # workers set it when a job ends
             self.wake.clear()
         elif pause > 0:
-            # Nothing runs, so only a signal could want us sooner; its
-            # handler runs during the sleep and the loop sees the flag right
-            # after.  time.sleep costs less CPU per call than Event.wait,
-            # and these calls are most of what an idle daemon spends.
-            time.sleep(pause)
+            self.watcher.wait(pause, self.signal_fds)
 
     def _claim(self, now: float, free: int) -> list[Running]:
         claimed = self.store.claim(

@@ -1,0 +1,79 @@
+"""Sleep until another process may have committed to the database.
+
+A commit in WAL mode is a write() to the `-wal` file next to the database,
+so on Linux an inotify watch on the database's folder wakes a sleeper the
+moment any process commits: the daemon idles without polling, and a job
+added to an idle daemon starts within a millisecond or two.  Callers still
+confirm with SQLite's data_version counter (an event may come from another
+file in the folder), and still poll now and then in case an event is missed.
+Where inotify is not available (not Linux, or out of watches) `wait()` is a
+plain sleep of the poll interval, and callers poll.
+
+inotify through ctypes: three libc calls do not justify a dependency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import time
+from pathlib import Path
+
+_IN_MODIFY = 0x00000002
+_IN_CREATE = 0x00000100
+_IN_MOVED_TO = 0x00000080
+
+
+class CommitWatcher:
+    """wait(timeout): return early when a file in the database's folder changes."""
+
+    def __init__(self, db_path: Path, poll: float) -> None:
+        self.poll = poll  # how long to sleep per wait() when there are no events
+        self.fd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            self.fd = _watch(Path(db_path).resolve().parent)
+
+    @property
+    def live(self) -> bool:
+        """True when commits wake us: wait() may then sleep long."""
+        return self.fd is not None
+
+    def wait(self, timeout: float, also: tuple[int, ...] = ()) -> None:
+        """Sleep up to `timeout` seconds, less if a file changes or an fd in `also` is readable.
+
+        Without inotify, sleeps at most `poll`.  `also` is for a signal
+        wake-up fd (signal.set_wakeup_fd): select() would otherwise resume
+        its wait after a signal handler ran.
+        """
+        timeout = max(0.0, timeout)
+        fds = [*also] if self.fd is None else [self.fd, *also]
+        if self.fd is None:
+            timeout = min(timeout, self.poll)
+        if not fds:
+            time.sleep(timeout)
+            return
+        ready, _, _ = select.select(fds, [], [], timeout)
+        for fd in ready:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while os.read(fd, 65536):  # drain: one wake-up for a burst of events
+                    pass
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _watch(folder: Path) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO
+    if libc.inotify_add_watch(fd, os.fsencode(folder), mask) < 0:
+        error = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(error, "inotify_add_watch")
+    return fd

@@ -1,0 +1,46 @@
+"""CommitWatcher: a commit by another connection ends a wait early."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobctl import wakeup
+from jobctl.models import NewJob
+from jobctl.store import Store
+
+
+def test_a_commit_wakes_a_waiter_long_before_its_timeout(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    store = Store.open(db)
+    watcher = wakeup.CommitWatcher(db, poll=0.01)
+    if not watcher.live:
+        pytest.skip("no inotify here: waiters poll instead")
+    started = threading.Event()
+
+    def wait() -> None:
+        started.set()
+        watcher.wait(60)  # only a commit can end this within the test's deadline
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    started.wait(10)
+    other = Store.open(db)
+    other.add_jobs([NewJob(type=None, payload="null", command=["true"])], 0.0)
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    watcher.close()
+    store.close()
+    other.close()
+
+
+def test_without_inotify_wait_is_a_short_sleep(tmp_path: Path, monkeypatch) -> None:
+    def unavailable(folder: Path) -> int:
+        raise OSError(38, "inotify_init1")
+
+    monkeypatch.setattr(wakeup, "_watch", unavailable)
+    watcher = wakeup.CommitWatcher(tmp_path / "jobs.db", poll=0.001)
+    assert not watcher.live
+    watcher.wait(60)  # returns after `poll`, so callers fall back to polling
