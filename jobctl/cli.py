@@ -20,7 +20,7 @@ from jobctl.add_command import AddRequest, run_add
 from jobctl.config import describe, find_config, load_config
 from jobctl.errors import ConfigError, InputError
 from jobctl.models import FINISHED, Job
-from jobctl.render import Output, printable_output, shorten
+from jobctl.render import Output, printable_output, safe, shorten
 
 app = typer.Typer(
     add_completion=False,
@@ -277,6 +277,7 @@ def show(
         job = q.get(job_id)
         attempts = q.attempts(job_id)
         events = q.events(job_id)
+        log = [line for a in attempts for line in q.log_lines(job_id, a.number)]
     out = Output()
     if json_:
         out.json(
@@ -284,6 +285,7 @@ def show(
             | {
                 "attempts": [a.to_json() for a in attempts],
                 "events": [e.to_json() for e in events],
+                "log": [line.to_json() for line in log],
             }
         )
         return 0
@@ -312,6 +314,13 @@ def show(
         ["AT", "EVENT", "ATTEMPT", "DETAIL"],
         [(out.time(e.at), e.kind, e.attempt or "", e.detail or "") for e in events],
     )
+    if log:
+        out.line()
+        out.line("Log (ctx.log):")
+        out.table(
+            ["AT", "ATTEMPT", "MESSAGE"],
+            [(out.time(line.at), line.attempt, line.text()) for line in log],
+        )
     return 0
 
 
@@ -383,8 +392,7 @@ def logs(
         sys.stdout.buffer.write(data)
     out = Output()
     for line in lines:
-        extra = " ".join(f"{k}={v}" for k, v in (line.data or {}).items())
-        out.line(f"[{out.time(line.at)}] {line.message}" + (f" {extra}" if extra else ""))
+        out.line(f"[{out.time(line.at)}] {safe(line.text())}")
     return 0
 
 

@@ -163,11 +163,22 @@ class Event(NamedTuple):
 
 
 class LogLine(NamedTuple):
+    """A line a handler kept with ctx.log(message, **data)."""
+
     job_id: int
     attempt: int
     at: float
     message: str
     data: dict[str, Any] | None
+
+    def text(self) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in (self.data or {}).items())
+        return f"{self.message} {extra}" if extra else self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"attempt": self.attempt, "at": iso(self.at), "message": self.message} | {
+            "data": self.data
+        }
 
 
 class JobType(NamedTuple):

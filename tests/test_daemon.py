@@ -198,6 +198,8 @@ def test_process_isolation_runs_handlers_in_a_child_a_timeout_can_kill(
     assert shown["result"]["pid"] not in (daemon.pid, None)  # ran in a child
     logs = cli.ok("logs", report)
     assert f"hello from {shown['result']['pid']}" in logs and "halfway step=1" in logs
+    assert [(line["message"], line["data"]) for line in shown["log"]] == [("halfway", {"step": 1})]
+    assert "halfway step=1" in cli.ok("show", report)
     [attempt] = cli.json("show", spin)["attempts"]
     assert attempt["outcome"] == "timed_out"
     assert daemon.poll() is None  # the daemon goes on
