@@ -7,6 +7,7 @@ JobctlError subclass and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -17,12 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
-from jobctl.errors import InputError, JobFailed, WaitTimeout
-from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob
+from jobctl.errors import InputError, JobFailed, NoSuchJob, WaitTimeout
+from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store
 
 Clock = Callable[[], float]
@@ -128,6 +129,12 @@ class Queue:
         template = self._template(type, **options)
         job = self._finish(template, payload_json, payload)
         return self.store.add_jobs([job], self.clock())[0]
+
+    def scheduled_job(self, type: str, due: float) -> NewJob:
+        """The job a schedule enqueues for one due time: the type's cron_data as payload."""
+        payload = self._job_type(type).cron_data
+        job = self._finish(self._template(type), self._payload_json(payload), payload)
+        return job._replace(run_at=due, schedule=type, due_at=due)
 
     def add_many(self, type: str, payloads: Iterable[Any], **options: Any) -> list[int]:
         """Add one job of `type` per payload, all in one transaction (all or nothing)."""
@@ -411,6 +418,36 @@ class Queue:
         self.store.get(job_id)
         return OutputFollower(self.store, job_id, attempt)
 
+    def schedules(self) -> list[ScheduleInfo]:
+        """Each scheduled type: its next due time and how its last run went."""
+        from jobctl.schedule import Schedule
+
+        now = self.clock()
+        rows = self.store.schedule_rows()
+        infos = []
+        for job_type in self.config.jobs.values():
+            if not job_type.scheduled:
+                continue
+            schedule = Schedule(job_type)
+            last_due, last_job_id, _ = rows.get(job_type.name, (None, None, None))
+            last_job = None
+            if last_job_id is not None:
+                with contextlib.suppress(NoSuchJob):  # purged since
+                    last_job = self.store.get(last_job_id)
+            infos.append(
+                ScheduleInfo(
+                    name=job_type.name,
+                    expression=schedule.expression,
+                    timezone=schedule.zone,
+                    catch_up=schedule.catch_up,
+                    overlap=schedule.overlap,
+                    next_run=schedule.next_after(max(now, last_due or now)),
+                    last_due=last_due,
+                    last_job=last_job,
+                )
+            )
+        return infos
+
     # -- changing ----------------------------------------------------------
 
     def cancel(self, *job_ids: int) -> dict[int, str]:
@@ -436,6 +473,34 @@ class Queue:
 
     def resume(self, queue: str) -> None:
         self.store.set_paused(queue, False)
+
+
+class ScheduleInfo(NamedTuple):
+    """What `jobctl schedules` shows of one scheduled type."""
+
+    name: str
+    expression: str
+    timezone: str
+    catch_up: str
+    overlap: str
+    next_run: float
+    last_due: float | None  # the latest due time enqueued or skipped
+    last_job: Job | None  # the job of the latest run
+
+    def to_json(self) -> dict[str, Any]:
+        job = self.last_job
+        return {
+            "name": self.name,
+            "expression": self.expression,
+            "timezone": self.timezone,
+            "catch_up": self.catch_up,
+            "overlap": self.overlap,
+            "next_run": iso(self.next_run),
+            "last_due": iso(self.last_due),
+            "last_job_id": job.id if job else None,
+            "last_state": job.state.value if job else None,
+            "last_finished_at": iso(job.finished_at) if job else None,
+        }
 
 
 class OutputFollower:

@@ -219,7 +219,13 @@ def daemon(
         cfg, path = q.config, q.db_path
     names = [n.strip() for n in queues.split(",") if n.strip()] if queues else None
     runner = Daemon(
-        cfg, path, concurrency=concurrency, queues=names, drain=drain, log_format=log_format
+        cfg,
+        path,
+        concurrency=concurrency,
+        queues=names,
+        drain=drain,
+        schedules=not no_schedules,
+        log_format=log_format,
     )
     return runner.run()
 
@@ -445,6 +451,39 @@ def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption =
             for r in rows
         ],
     )
+    return 0
+
+
+@app.command(epilog=_examples("jobctl schedules", "jobctl schedules --json"))
+def schedules(json_: JsonOption = False, db: DbOption = None, config: ConfigOption = None) -> int:
+    """List the scheduled job types: next run, and how the last one went."""
+    with _queue(db, config) as q:
+        infos = q.schedules()
+    out = Output()
+    if json_:
+        out.json([info.to_json() for info in infos])
+        return 0
+    if not infos:
+        out.line("no schedules: give a job type `cron` or `every` in jobs.toml")
+        return 0
+    rows = []
+    for info in infos:
+        job = info.last_job
+        last = f"job {job.id} {job.state}" if job else "-"
+        rows.append(
+            (
+                info.name,
+                info.expression,
+                info.timezone,
+                out.time(info.next_run),
+                out.ago(info.next_run),
+                out.time(info.last_due),
+                out.ago(info.last_due) if info.last_due else "-",
+                last,
+            )
+        )
+    headers = ["SCHEDULE", "EXPRESSION", "ZONE", "NEXT", "LEFT", "LAST", "PASSED", "LAST RUN"]
+    out.table(headers, rows)
     return 0
 
 

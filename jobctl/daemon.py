@@ -107,6 +107,7 @@ class Daemon:
         concurrency: int | None = None,
         queues: list[str] | None = None,
         drain: bool = False,
+        schedules: bool = True,
         log_format: str = "text",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -115,6 +116,7 @@ class Daemon:
         self.concurrency = concurrency or config.concurrency or max(4, os.cpu_count() or 1)
         self.queues = queues
         self.drain = drain
+        self.run_schedules = schedules and any(t.scheduled for t in config.jobs.values())
         self.log_format = log_format
         self.clock = clock
         self.config_dir = str(Path(config.path).parent) if config.path else None
@@ -136,6 +138,10 @@ class Daemon:
         self._stamp = ""
         self._queue_caps = {n: q.concurrency for n, q in config.queues.items() if q.concurrency}
         self._type_caps = {n: t.concurrency for n, t in config.jobs.items() if t.concurrency}
+        for name, job_type in config.jobs.items():
+            if job_type.scheduled and job_type.overlap == "queue":
+                # Runs that overlap wait in the queue: one of the type at a time.
+                self._type_caps[name] = 1
 
     # -- signals: flags only ---------------------------------------------------
 
@@ -162,6 +168,13 @@ class Daemon:
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         self.signal_fds = (wake_read,)
         self.watcher = CommitWatcher(self.db_path, POLL_SECONDS)
+        self.scheduler = None
+        if self.run_schedules:
+            from jobctl.scheduler import Scheduler
+
+            self.scheduler = Scheduler(
+                self.config, self.db_path, store, lambda line: self._log(None, line)
+            )
         threads = [
             threading.Thread(target=self._worker, name=f"jobctl-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -177,6 +190,8 @@ class Daemon:
             store.daemon_stopped(self.id, self.clock())
             self._log(None, f"Stopped {len(threads)} worker(s)")
             self._flush_log()
+            if self.scheduler is not None:
+                self.scheduler.close()
             store.close()
             self.watcher.close()
             signal.set_wakeup_fd(-1)
@@ -191,20 +206,27 @@ class Daemon:
         next_due: float | None = 0.0
         stop_deadline: float | None = None
         hard_deadline: float | None = None
+        next_schedule: float | None = 0.0 if self.scheduler is not None else None
         self._recover(self.clock())
         while True:
             now = self.clock()
             version = store.data_version()
             changed = version != last_version
             last_version = version
+            wakeups = [next_heartbeat]
+            wakeups += [t for t in (next_due, next_schedule) if t is not None]
             if not (changed or self.running or self.signals or self.pids or self.logs) and (
-                now < next_heartbeat and (next_due is None or now < next_due)
+                now < min(wakeups)
             ):
                 # Idle, and nothing changed: sleep until a commit, a signal,
-                # the next heartbeat or the next due job.
-                until = next_heartbeat if next_due is None else min(next_heartbeat, next_due)
-                self.watcher.wait(until - now, self.signal_fds)
+                # the next heartbeat, due job or schedule.
+                self.watcher.wait(min(wakeups) - now, self.signal_fds)
                 continue
+            if next_schedule is not None and now >= next_schedule and not self.signals:
+                next_schedule = self.scheduler.tick(now)
+                if self.drain:
+                    next_schedule = None  # once: what is owed now, not what comes later
+                changed = True  # our own commits do not move data_version
             if now >= next_heartbeat:
                 store.heartbeat(self.id, now, now + LEASE_SECONDS)
                 self._recover(now)

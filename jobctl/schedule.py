@@ -44,7 +44,7 @@ class Schedule:
 
     @property
     def expression(self) -> str:
-        return self.cron if self.cron is not None else f"every {self.every:g}s"
+        return self.cron if self.cron is not None else f"every {_interval(self.every or 0)}"
 
     def next_after(self, moment: float) -> float:
         """The first due time strictly after `moment`."""
@@ -125,6 +125,14 @@ class Schedule:
             if (instant > last) if forward else (instant < last):
                 last = instant
                 yield instant
+
+
+def _interval(seconds: float) -> str:
+    """An `every` as written: 30s, 5m, 1h, 1d, 250ms."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds * 1000:g}ms"
 
 
 def _croniter_form(cron: str) -> tuple[str, bool]:

@@ -29,6 +29,7 @@ from jobctl.models import (
     NewJob,
     Outcome,
     State,
+    iso,
     loads_json,
 )
 
@@ -331,6 +332,64 @@ class Store:
     ) -> list[tuple[int, int, float | None, str]]:
         """(job id, pid, pid start time, host) of what those jobs' latest attempts started."""
         return [tuple(r) for r in self._rows(Q["orphaned_processes"], {"ids": json.dumps(job_ids)})]
+
+    # -- schedules ---------------------------------------------------------
+
+    def schedule_rows(self) -> dict[str, tuple[float | None, int | None, float | None]]:
+        """{schedule: (last due time, last job id, when it last fired)}."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(Q["schedule_rows"])}
+
+    def schedule_last_due(self, name: str) -> float | None:
+        return self._value(Q["schedule_last_due"], {"name": name})
+
+    def fire_schedule(
+        self,
+        name: str,
+        decide: Callable[[float | None], tuple[list[float], float | None]],
+        make_job: Callable[[float], NewJob],
+        overlap: str,
+        now: float,
+    ) -> list[tuple[float, int | None]]:
+        """Enqueue what a schedule owes, once however many daemons call this.
+
+        In one write transaction: read the schedule's last due time, let
+        `decide(last_due)` say which due times to enqueue and the new last
+        due time, insert a job per due time (the unique index on (schedule,
+        due_at) backs this up), and move last_due forward.  With overlap
+        "skip", a due time whose previous run is still queued or running is
+        recorded as a `skipped` event on that run instead.  Returns
+        [(due time, job id or None when skipped)].
+        """
+        fired: list[tuple[float, int | None]] = []
+        with self._writing():
+            conn = self.conn
+            due_times, new_last = decide(self._value(Q["schedule_last_due"], {"name": name}))
+            last_job = None
+            for due in due_times:
+                if overlap == "skip":
+                    busy = conn.execute(Q["schedule_busy"], {"name": name}).fetchall()
+                    if busy:
+                        job_id, state = busy[0]
+                        detail = f"the run due {iso(due)} was skipped: this one is still {state}"
+                        self._event(job_id, now, "skipped", None, detail)
+                        fired.append((due, None))
+                        continue
+                try:
+                    last_job = self._insert_one(make_job(due), now, {})
+                except apsw.ConstraintError:
+                    continue  # another daemon enqueued this due time first
+                fired.append((due, last_job))
+            if new_last is not None:
+                conn.execute(
+                    Q["schedule_advanced"],
+                    {
+                        "name": name,
+                        "last_due": new_last,
+                        "job_id": last_job,
+                        "fired_at": now if last_job is not None else None,
+                    },
+                )
+        return fired
 
     def next_run_at(self) -> float | None:
         return self._value(Q["next_run_at"])

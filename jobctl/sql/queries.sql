@@ -273,3 +273,23 @@ SELECT id FROM jobs WHERE daemon_id = :id AND state = 'running' AND cancel_reque
 
 -- name: paused_names
 SELECT name FROM queues WHERE paused = 1;
+
+-- name: schedule_rows
+SELECT name, last_due, last_job_id, last_fired_at FROM schedules;
+
+-- name: schedule_last_due
+SELECT last_due FROM schedules WHERE name = :name;
+
+-- name: schedule_busy
+-- overlap = "skip": an earlier run of this schedule still queued or running.
+SELECT id, state FROM jobs
+WHERE schedule = :name AND state IN ('queued', 'running') ORDER BY id DESC LIMIT 1;
+
+-- name: schedule_advanced
+-- last_due only moves forward, whichever daemon writes.
+INSERT INTO schedules (name, last_due, last_job_id, last_fired_at)
+VALUES (:name, :last_due, :job_id, :fired_at)
+ON CONFLICT (name) DO UPDATE SET
+    last_due = max(coalesce(schedules.last_due, excluded.last_due), excluded.last_due),
+    last_job_id = coalesce(excluded.last_job_id, schedules.last_job_id),
+    last_fired_at = coalesce(excluded.last_fired_at, schedules.last_fired_at);
