@@ -415,8 +415,53 @@ class Queue:
 
     def follow(self, job_id: int, attempt: int | None = None) -> OutputFollower:
         """A reader of a job's output as it is written (see OutputFollower)."""
-        self.store.get(job_id)
-        return OutputFollower(self.store, job_id, attempt)
+        store = self.store
+        store.get(job_id)
+        return OutputFollower(
+            lambda: store.latest_attempt(job_id),
+            lambda number: store.output_progress(job_id, number),
+            attempt,
+        )
+
+    def follow_worker(self, name: str) -> OutputFollower:
+        """A reader of a worker's output, run after run."""
+        store = self.store
+        self._worker_name(name)
+        return OutputFollower(
+            lambda: store.latest_worker_run(name),
+            lambda number: store.worker_output_progress(name, number),
+            None,
+        )
+
+    # -- workers -------------------------------------------------------------
+
+    def workers(self) -> tuple[list[WorkerInfo], list[DaemonInfo]]:
+        """The supervised workers, and the daemons that are alive."""
+        now = self.clock()
+        workers = [WorkerInfo(*row, now=now) for row in self.store.worker_rows()]
+        configured = {w.name for w in workers}
+        # Declared but never seen by a daemon yet.
+        workers += [
+            WorkerInfo(name, "stopped", None, None, None, 0, None, None, 0, None, None, None, now)
+            for name in self.config.workers
+            if name not in configured
+        ]
+        daemons = [DaemonInfo(*row) for row in self.store.live_daemons()]
+        return sorted(workers), daemons
+
+    def worker_request(self, name: str, action: str) -> None:
+        """Ask the daemon that runs worker `name` to start, stop or restart it."""
+        if action not in ("start", "stop", "restart"):
+            raise InputError(f'"{action}" is not start, stop or restart')
+        self._worker_name(name)
+        if not self.store.request_worker(name, action):
+            raise InputError(f"worker {name} has not been seen by a daemon yet: start one")
+
+    def _worker_name(self, name: str) -> None:
+        if name in self.config.workers or any(r[0] == name for r in self.store.worker_rows()):
+            return
+        known = ", ".join(sorted(self.config.workers)) or "none"
+        raise InputError(f'unknown worker "{name}" (jobs.toml declares: {known})')
 
     def schedules(self) -> list[ScheduleInfo]:
         """Each scheduled type: its next due time and how its last run went."""
@@ -475,6 +520,65 @@ class Queue:
         self.store.set_paused(queue, False)
 
 
+class WorkerInfo(NamedTuple):
+    """What `jobctl workers` shows of one worker."""
+
+    name: str
+    state: str
+    daemon_id: int | None
+    pid: int | None
+    started_at: float | None
+    restarts: int
+    last_exit: int | None  # exit status, or -signal
+    last_exit_at: float | None
+    held: int
+    next_start_at: float | None
+    requested: str | None
+    runs: int | None
+    now: float
+
+    def to_json(self) -> dict[str, Any]:
+        running = self.state == "running"
+        return {
+            "name": self.name,
+            "state": self.state,
+            "daemon_id": self.daemon_id,
+            "pid": self.pid if running else None,
+            "started_at": iso(self.started_at) if running else None,
+            "uptime_seconds": round(self.now - self.started_at, 3)
+            if running and self.started_at
+            else None,
+            "restarts": self.restarts,
+            "runs": self.runs or 0,
+            "last_exit": self.last_exit,
+            "last_exit_at": iso(self.last_exit_at),
+            "next_start_at": iso(self.next_start_at),
+            "held": bool(self.held),
+            "requested": self.requested,
+        }
+
+
+class DaemonInfo(NamedTuple):
+    id: int
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    queues: str | None
+    running_jobs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "started_at": iso(self.started_at),
+            "heartbeat_at": iso(self.heartbeat_at),
+            "queues": json.loads(self.queues) if self.queues else None,
+            "running_jobs": self.running_jobs,
+        }
+
+
 class ScheduleInfo(NamedTuple):
     """What `jobctl schedules` shows of one scheduled type."""
 
@@ -504,28 +608,34 @@ class ScheduleInfo(NamedTuple):
 
 
 class OutputFollower:
-    """Reads a job's output as it grows: from its latest attempt on, or one attempt only.
+    """Reads output as it grows: a job's attempts (or a worker's runs) from the
+    latest on, or one of them only.
 
-    Each read() returns what is new as (attempt, bytes lost, data): "lost" is
+    Each read() returns what is new as (number, bytes lost, data): "lost" is
     what output_limit dropped before the follower could read it.
     """
 
-    def __init__(self, store: Store, job_id: int, attempt: int | None) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.one_attempt = attempt is not None
-        self.number = attempt if attempt is not None else store.latest_attempt(job_id)
-        self.seen = 0  # bytes of attempt `number` already returned
+    def __init__(
+        self,
+        latest: Callable[[], int | None],
+        progress: Callable[[int], tuple[bytes, int, bool] | None],
+        number: int | None,
+    ) -> None:
+        self.latest = latest
+        self.progress = progress
+        self.one_attempt = number is not None
+        self.number = number if number is not None else latest()
+        self.seen = 0  # bytes of `number` already returned
         self.attempt_ended = False
 
     def read(self) -> list[tuple[int, int, bytes]]:
         chunks: list[tuple[int, int, bytes]] = []
         while True:
             if self.number is None:
-                self.number = self.store.latest_attempt(self.job_id)
+                self.number = self.latest()
                 if self.number is None:
                     return chunks  # not started yet
-            progress = self.store.output_progress(self.job_id, self.number)
+            progress = self.progress(self.number)
             if progress is None:
                 return chunks
             kept, written, self.attempt_ended = progress
@@ -536,7 +646,7 @@ class OutputFollower:
                 self.seen = written
             if not self.attempt_ended or self.one_attempt:
                 return chunks
-            if self.store.output_progress(self.job_id, self.number + 1) is None:
+            if self.progress(self.number + 1) is None:
                 return chunks
             self.number, self.seen = self.number + 1, 0
 

@@ -225,6 +225,7 @@ def daemon(
         queues=names,
         drain=drain,
         schedules=not no_schedules,
+        workers=not no_workers,
         log_format=log_format,
     )
     return runner.run()
@@ -368,17 +369,33 @@ def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
     return fields
 
 
-@app.command(epilog=_examples("jobctl logs 42 --attempt 1", "jobctl logs -f 42"))
+@app.command(
+    epilog=_examples(
+        "jobctl logs 42 --attempt 1", "jobctl logs -f 42", "jobctl logs --worker mailer -f"
+    )
+)
 def logs(
-    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    job_id: Annotated[int | None, typer.Argument(metavar="ID")] = None,
     attempt: Annotated[int | None, typer.Option(metavar="N", help="Default: the latest.")] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
+    worker: Annotated[
+        str | None, typer.Option(metavar="NAME", help="A worker's output instead.")
+    ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
     """Print the stored output of a job's attempt (stdout and stderr, as written)."""
+    if (job_id is None) == (worker is None):
+        raise InputError("give a job id or --worker NAME")
+    if worker is not None:
+        from jobctl.waiting import show_worker_output
+
+        with _queue(db, config) as q:
+            show_worker_output(q, worker, follow)
+        return 0
+    assert job_id is not None
     if follow:
         from jobctl.waiting import follow_logs
 
@@ -485,6 +502,83 @@ def schedules(json_: JsonOption = False, db: DbOption = None, config: ConfigOpti
     headers = ["SCHEDULE", "EXPRESSION", "ZONE", "NEXT", "LEFT", "LAST", "PASSED", "LAST RUN"]
     out.table(headers, rows)
     return 0
+
+
+@app.command(
+    epilog=_examples("jobctl workers", "jobctl workers restart mailer", "jobctl workers --json")
+)
+def workers(
+    action: Annotated[
+        str | None, typer.Argument(metavar="[start|stop|restart]", help="What to do.")
+    ] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Which worker.")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """List supervised workers and live daemons, or start, stop or restart a worker.
+
+    The daemon that runs the worker carries the request out within a second.
+    """
+    if action is not None:
+        if name is None:
+            raise InputError(f"give a worker's name: jobctl workers {action} NAME")
+        with _queue(db, config) as q:
+            q.worker_request(name, action)
+        print(f"worker {name}: {action} requested")
+        return 0
+    with _queue(db, config) as q:
+        infos, daemons = q.workers()
+    out = Output()
+    if json_:
+        out.json(
+            {"workers": [w.to_json() for w in infos], "daemons": [d.to_json() for d in daemons]}
+        )
+        return 0
+    if infos:
+        rows = []
+        for w in infos:
+            shown = w.to_json()
+            uptime = shown["uptime_seconds"]
+            last = (
+                ""
+                if w.last_exit is None
+                else (f"signal {-w.last_exit}" if w.last_exit < 0 else f"exit {w.last_exit}")
+            )
+            rows.append(
+                (
+                    w.name,
+                    w.state,
+                    shown["pid"] or "",
+                    _duration(uptime) if uptime is not None else "",
+                    w.restarts,
+                    last,
+                    out.time(w.last_exit_at) if w.last_exit_at else "",
+                    w.daemon_id or "",
+                )
+            )
+        headers = ["WORKER", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "AT", "DAEMON"]
+        out.table(headers, rows, state_column=1)
+    else:
+        out.line("no workers: add a [workers.NAME] table to jobs.toml")
+    out.line()
+    if not daemons:
+        out.line("no daemon is running")
+        return 0
+    out.table(
+        ["DAEMON", "PID", "HOST", "STARTED", "HEARTBEAT", "RUNNING JOBS"],
+        [
+            (d.id, d.pid, d.host, out.time(d.started_at), out.ago(d.heartbeat_at), d.running_jobs)
+            for d in daemons
+        ],
+    )
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    from jobctl.durations import format_duration
+
+    return format_duration(seconds)
 
 
 # -- changing -----------------------------------------------------------------

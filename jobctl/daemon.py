@@ -57,13 +57,25 @@ def process_start_time(pid: int) -> float | None:
 
 
 def pid_alive(pid: int, started: float | None) -> bool:
+    """Whether `pid` still runs and is the process that started at `started`.
+
+    A zombie counts as dead: a kill -9'd daemon stays one until its parent
+    reaps it, and it will never heartbeat again.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    return started is None or process_start_time(pid) in (None, started)
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: the signal check is all there is
+    if fields[0] == b"Z":
+        return False
+    return started is None or float(fields[19]) == started
 
 
 def check_private(paths: list[Path]) -> None:
@@ -108,6 +120,7 @@ class Daemon:
         queues: list[str] | None = None,
         drain: bool = False,
         schedules: bool = True,
+        workers: bool = True,
         log_format: str = "text",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -117,6 +130,8 @@ class Daemon:
         self.queues = queues
         self.drain = drain
         self.run_schedules = schedules and any(t.scheduled for t in config.jobs.values())
+        # A drain exits when its jobs are done: it has no business starting workers.
+        self.run_workers = workers and bool(config.workers) and not drain
         self.log_format = log_format
         self.clock = clock
         self.config_dir = str(Path(config.path).parent) if config.path else None
@@ -167,7 +182,21 @@ class Daemon:
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         self.signal_fds = (wake_read,)
+        self._wake_write = wake_write
         self.watcher = CommitWatcher(self.db_path, POLL_SECONDS)
+        self.supervisor = None
+        if self.run_workers:
+            from jobctl.supervisor import Supervisor
+
+            self.supervisor = Supervisor(
+                self.config,
+                store,
+                self.id,
+                self.host,
+                lambda line: self._log(None, line),
+                self._wake_up,
+                self.clock,
+            )
         self.scheduler = None
         if self.run_schedules:
             from jobctl.scheduler import Scheduler
@@ -189,6 +218,8 @@ class Daemon:
                 self.todo.put(None)
             store.daemon_stopped(self.id, self.clock())
             self._log(None, f"Stopped {len(threads)} worker(s)")
+            if self.supervisor is not None:
+                self.supervisor.release(self.clock())
             self._flush_log()
             if self.scheduler is not None:
                 self.scheduler.close()
@@ -207,6 +238,8 @@ class Daemon:
         stop_deadline: float | None = None
         hard_deadline: float | None = None
         next_schedule: float | None = 0.0 if self.scheduler is not None else None
+        next_worker: float | None = 0.0 if self.supervisor is not None else None
+        supervisor = self.supervisor
         self._recover(self.clock())
         while True:
             now = self.clock()
@@ -214,10 +247,11 @@ class Daemon:
             changed = version != last_version
             last_version = version
             wakeups = [next_heartbeat]
-            wakeups += [t for t in (next_due, next_schedule) if t is not None]
-            if not (changed or self.running or self.signals or self.pids or self.logs) and (
-                now < min(wakeups)
-            ):
+            wakeups += [t for t in (next_due, next_schedule, next_worker) if t is not None]
+            busy = self.running or self.signals or self.pids or self.logs
+            if supervisor is not None and (supervisor.pending() or stop_deadline is not None):
+                busy = True
+            if not (changed or busy) and now < min(wakeups):
                 # Idle, and nothing changed: sleep until a commit, a signal,
                 # the next heartbeat, due job or schedule.
                 self.watcher.wait(min(wakeups) - now, self.signal_fds)
@@ -232,6 +266,12 @@ class Daemon:
                 self._recover(now)
                 next_heartbeat = now + HEARTBEAT_SECONDS
                 changed = True
+            if supervisor is not None:
+                due_now = next_worker is not None and now >= next_worker
+                if changed or due_now or supervisor.pending():
+                    # While stopping: record exits, take and start nothing new.
+                    look = changed and stop_deadline is None and not self.signals
+                    next_worker = supervisor.tick(now, now + LEASE_SECONDS, look)
             if changed and self.running:
                 for job_id in store.cancel_requests(self.id):
                     item = self.running.get(job_id)
@@ -244,6 +284,8 @@ class Daemon:
             # are short, and they run too.
             if self.signals and stop_deadline is None:
                 stop_deadline = now + self.config.shutdown_grace
+                if supervisor is not None:
+                    supervisor.stop_all()
                 self._log(
                     None,
                     f"stopping: waiting up to {self.config.shutdown_grace:g}s"
@@ -272,8 +314,10 @@ class Daemon:
                 elif claimed:
                     next_due = now  # there may be more ready at once
             else:
-                if not self.running:
+                if not self.running and (supervisor is None or not supervisor.running()):
                     return
+                if self.signals > 1 and supervisor is not None:
+                    supervisor.kill_now()
                 if now >= stop_deadline or self.signals > 1:
                     for item in self.running.values():
                         if item.stop_reason is None:
@@ -288,6 +332,12 @@ class Daemon:
             self._flush_log()
             room = claiming and len(self.running) < self._capacity()
             self._sleep(now, next_due if room else None)
+
+    def _wake_up(self) -> None:
+        """From another thread: end the coordinator's sleep, whichever kind it is in."""
+        self.wake.set()
+        with contextlib.suppress(OSError):  # a full pipe is awake enough
+            os.write(self._wake_write, b"w")
 
     def _retries_soon(self, now: float) -> bool:
         """--drain waits for the retries of jobs it ran, when due within DRAIN_RETRY_WINDOW.

@@ -30,7 +30,12 @@ def _load_named(path: Path) -> dict[str, str]:
 Q = _load_named(_SQL_DIR / "queries.sql")
 
 # Migration N brings `PRAGMA user_version` from N-1 to N.  Append, never edit.
-_MIGRATION_FILES = ("schema.sql", "002_jobs_due.sql", "003_attempt_pids.sql")
+_MIGRATION_FILES = (
+    "schema.sql",
+    "002_jobs_due.sql",
+    "003_attempt_pids.sql",
+    "004_worker_holds.sql",
+)
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)
 

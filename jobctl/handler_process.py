@@ -1,6 +1,7 @@
 """The child process of a handler with `isolation = "process"`.
 
     python -m jobctl.handler_process MODULE:FUNCTION REPORT_FD
+    python -m jobctl.handler_process --worker MODULE:FUNCTION
 
 Reads {"job": ..., "payload": ...} from stdin, calls the handler, and
 reports on REPORT_FD as JSON lines: {"log": ..., "data": ...} for each
@@ -44,7 +45,39 @@ class ProcessContext:
         return self._stopping
 
 
+class WorkerContext:
+    """The `ctx` of a handler run as a long-running worker: no job, logs to stdout."""
+
+    job = None
+
+    def __init__(self) -> None:
+        self._stopping = False
+        signal.signal(signal.SIGTERM, self._on_term)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self._stopping = True
+
+    def log(self, message: str, **data: Any) -> None:
+        extra = "".join(f" {k}={v}" for k, v in data.items())
+        print(f"{message}{extra}", flush=True)
+
+    def shutting_down(self) -> bool:
+        """True once the daemon wants the worker to stop; SIGKILL follows after kill_grace."""
+        return self._stopping
+
+
+def worker_main(spec: str) -> int:
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.path.insert(0, os.getcwd())  # handlers import relative to jobs.toml's folder
+    from jobctl.runner import load_handler
+
+    load_handler(spec)(None, WorkerContext())
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "--worker":
+        return worker_main(argv[1])
     spec, report_fd = argv[0], int(argv[1])
     channel = os.fdopen(report_fd, "w", buffering=1)
     sys.stdout.reconfigure(line_buffering=True)  # output shows up as it is printed

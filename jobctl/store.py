@@ -310,6 +310,8 @@ class Store:
         with self._writing():
             self.conn.execute(Q["heartbeat"], {"id": daemon_id, "now": now})
             self.conn.execute(Q["extend_leases"], {"id": daemon_id, "lease_until": lease_until})
+            params = {"id": daemon_id, "lease_until": lease_until}
+            self.conn.execute(Q["extend_worker_leases"], params)
 
     def daemon_stopped(self, daemon_id: int, now: float) -> None:
         with self._writing():
@@ -390,6 +392,137 @@ class Store:
                     },
                 )
         return fired
+
+    # -- workers -------------------------------------------------------------
+
+    def add_workers(self, autostart: dict[str, bool]) -> None:
+        """A row for each configured worker not seen before (held unless autostart)."""
+        with self._writing():
+            for name, start in autostart.items():
+                self.conn.execute(Q["add_worker"], {"name": name, "held": int(not start)})
+
+    def take_worker(
+        self, name: str, daemon_id: int, now: float, lease_until: float
+    ) -> tuple[tuple[int | None, float | None, str | None], tuple[str, bool, int]] | None:
+        """Become the daemon that runs worker `name`, if no live daemon does.
+
+        Returns ((pid, pid start time, host) of what its last owner started,
+        (state, held, restarts)), or None when another daemon has it.
+        """
+        with self._writing():
+            conn = self.conn
+            owner = conn.execute(Q["worker_owner"], {"name": name}).fetchall()
+            params = {"name": name, "id": daemon_id, "now": now, "lease_until": lease_until}
+            taken = conn.execute(Q["take_worker"], params).fetchall()
+            if not taken or not owner:
+                return None
+            _, pid, pid_started, host = owner[0]
+            state, held, restarts = taken[0]
+            return (pid, pid_started, host), (state, bool(held), restarts)
+
+    def release_workers(self, daemon_id: int) -> None:
+        with self._writing():
+            self.conn.execute(Q["release_workers"], {"id": daemon_id})
+
+    def worker_started(
+        self, name: str, daemon_id: int, pid: int, pid_started: float | None, now: float
+    ) -> int:
+        """Record a new run of a worker; its number."""
+        with self._writing():
+            params = {"name": name, "daemon_id": daemon_id, "pid": pid, "now": now}
+            number = self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
+            self.conn.execute(
+                Q["worker_running"],
+                {"name": name, "pid": pid, "pid_started": pid_started, "now": now},
+            )
+            return number
+
+    def worker_output(self, chunks: Sequence[tuple[str, int, bytes]], limit: int) -> None:
+        with self._writing():
+            for name, number, chunk in chunks:
+                params = {"name": name, "number": number, "chunk": chunk, "limit": limit}
+                self.conn.execute(Q["append_worker_output"], params)
+
+    def worker_ended(
+        self,
+        name: str,
+        number: int,
+        exit_status: int | None,
+        signal: int | None,
+        now: float,
+        *,
+        state: str,
+        restarts: int,
+        held: bool,
+        next_start_at: float | None,
+    ) -> None:
+        with self._writing():
+            conn = self.conn
+            params = {
+                "name": name,
+                "number": number,
+                "now": now,
+                "exit_status": exit_status,
+                "signal": signal,
+            }
+            conn.execute(Q["worker_run_ended"], params)
+            conn.execute(
+                Q["worker_settled"],
+                {
+                    "name": name,
+                    "state": state,
+                    "restarts": restarts,
+                    "last_exit": exit_status if signal is None else -signal,
+                    "now": now,
+                    "held": int(held),
+                    "next_start_at": next_start_at,
+                },
+            )
+
+    def set_worker(
+        self, name: str, state: str, *, held: bool, restarts: int, next_start_at: float | None
+    ) -> None:
+        with self._writing():
+            params = {
+                "name": name,
+                "state": state,
+                "held": int(held),
+                "restarts": restarts,
+                "next_start_at": next_start_at,
+            }
+            self.conn.execute(Q["worker_set"], params)
+
+    def worker_requests(self, daemon_id: int) -> list[tuple[str, str]]:
+        """Pending start/stop/restart requests for this daemon's workers, now taken."""
+        rows = self._rows(Q["worker_requests"], {"id": daemon_id})
+        if rows:
+            with self._writing():
+                for name, requested in rows:
+                    params = {"name": name, "requested": requested}
+                    self.conn.execute(Q["clear_worker_request"], params)
+        return [tuple(r) for r in rows]
+
+    def request_worker(self, name: str, requested: str) -> bool:
+        """Ask the owning daemon to start, stop or restart a worker; False if unknown."""
+        with self._writing():
+            self.conn.execute(Q["request_worker"], {"name": name, "requested": requested})
+            return self.conn.changes() > 0
+
+    def worker_rows(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._rows(Q["worker_rows"])]
+
+    def live_daemons(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._rows(Q["live_daemons"])]
+
+    def latest_worker_run(self, name: str) -> int | None:
+        return self._value(Q["latest_worker_run"], {"name": name})
+
+    def worker_output_progress(self, name: str, number: int) -> tuple[bytes, int, bool] | None:
+        rows = self._rows(Q["worker_output"], {"name": name, "number": number})
+        if not rows:
+            return None
+        output, size, ended = rows[0]
+        return bytes(output or b""), size, bool(ended)
 
     def next_run_at(self) -> float | None:
         return self._value(Q["next_run_at"])

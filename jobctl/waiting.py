@@ -105,3 +105,18 @@ def follow_logs(queue: Queue, job_id: int, attempt: int | None) -> None:
         return
     queue.wait(job_id, on_change=printer.pump)
     printer.pump()
+
+
+def show_worker_output(queue: Queue, name: str, follow: bool) -> None:
+    """`jobctl logs --worker NAME [-f]`: its latest run's output; -f follows run
+    after run until interrupted, like `tail -f`."""
+    printer = OutputPrinter(queue.follow_worker(name), sys.stdout, sys.stderr)
+    printer.pump()
+    if not follow:
+        return
+
+    def never_done() -> bool:
+        printer.pump()
+        return False
+
+    queue.watch(never_done)

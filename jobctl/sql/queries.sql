@@ -147,6 +147,9 @@ UPDATE daemons SET heartbeat_at = :now WHERE id = :id;
 -- name: extend_leases
 UPDATE jobs SET lease_until = :lease_until WHERE daemon_id = :id AND state = 'running';
 
+-- name: extend_worker_leases
+UPDATE workers SET lease_until = :lease_until WHERE daemon_id = :id;
+
 -- name: daemon_stopped
 UPDATE daemons SET stopped_at = :now WHERE id = :id;
 
@@ -293,3 +296,86 @@ ON CONFLICT (name) DO UPDATE SET
     last_due = max(coalesce(schedules.last_due, excluded.last_due), excluded.last_due),
     last_job_id = coalesce(excluded.last_job_id, schedules.last_job_id),
     last_fired_at = coalesce(excluded.last_fired_at, schedules.last_fired_at);
+
+-- name: add_worker
+-- A worker in jobs.toml gets its row the first time a daemon sees it.
+INSERT INTO workers (name, state, held) VALUES (:name, 'stopped', :held)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: worker_owner
+-- Who runs it now, and what it may have left running: read before taking it.
+SELECT w.daemon_id, w.pid, w.pid_started, d.host FROM workers w
+LEFT JOIN daemons d ON d.id = w.daemon_id WHERE w.name = :name;
+
+-- name: take_worker
+-- Compare-and-set: free, ours already, or its daemon is gone or silent.
+UPDATE workers SET daemon_id = :id, lease_until = :lease_until
+WHERE name = :name
+  AND (daemon_id IS NULL OR daemon_id = :id OR lease_until < :now
+       OR daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL))
+RETURNING state, held, restarts;
+
+-- name: release_workers
+UPDATE workers SET daemon_id = NULL, lease_until = NULL,
+                   state = CASE WHEN state = 'gave-up' THEN state ELSE 'stopped' END,
+                   pid = NULL, pid_started = NULL
+WHERE daemon_id = :id;
+
+-- name: worker_run_started
+INSERT INTO worker_runs (worker, number, daemon_id, pid, started_at)
+VALUES (:name, (SELECT coalesce(max(number), 0) + 1 FROM worker_runs WHERE worker = :name),
+        :daemon_id, :pid, :now)
+RETURNING number;
+
+-- name: worker_running
+UPDATE workers SET state = 'running', pid = :pid, pid_started = :pid_started,
+                   started_at = :now, next_start_at = NULL
+WHERE name = :name;
+
+-- name: append_worker_output
+UPDATE worker_runs SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
+                       output_size = output_size + length(:chunk)
+WHERE worker = :name AND number = :number;
+
+-- name: worker_run_ended
+UPDATE worker_runs SET finished_at = :now, exit_status = :exit_status, signal = :signal
+WHERE worker = :name AND number = :number;
+
+-- name: worker_settled
+-- After a run: stopped, backoff (with when it starts again) or gave-up.
+UPDATE workers SET state = :state, pid = NULL, pid_started = NULL, restarts = :restarts,
+                   last_exit = :last_exit, last_exit_at = :now, held = :held,
+                   next_start_at = :next_start_at
+WHERE name = :name;
+
+-- name: worker_set
+UPDATE workers SET state = :state, held = :held, restarts = :restarts,
+                   next_start_at = :next_start_at
+WHERE name = :name;
+
+-- name: worker_requests
+SELECT name, requested FROM workers WHERE daemon_id = :id AND requested IS NOT NULL;
+
+-- name: clear_worker_request
+UPDATE workers SET requested = NULL WHERE name = :name AND requested = :requested;
+
+-- name: request_worker
+UPDATE workers SET requested = :requested WHERE name = :name;
+
+-- name: worker_rows
+SELECT w.name, w.state, w.daemon_id, w.pid, w.started_at, w.restarts, w.last_exit,
+       w.last_exit_at, w.held, w.next_start_at, w.requested,
+       (SELECT max(number) FROM worker_runs r WHERE r.worker = w.name)
+FROM workers w ORDER BY w.name;
+
+-- name: live_daemons
+SELECT d.id, d.host, d.pid, d.started_at, d.heartbeat_at, d.queues,
+       (SELECT count(*) FROM jobs j WHERE j.daemon_id = d.id AND j.state = 'running')
+FROM daemons d WHERE d.stopped_at IS NULL ORDER BY d.id;
+
+-- name: worker_output
+SELECT output, output_size, finished_at IS NOT NULL FROM worker_runs
+WHERE worker = :name AND number = :number;
+
+-- name: latest_worker_run
+SELECT max(number) FROM worker_runs WHERE worker = :name;

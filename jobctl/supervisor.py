@@ -1,0 +1,318 @@
+"""Long-running workers: start, watch, restart with backoff, stop; one copy per database.
+
+The daemon's coordinator thread calls `tick()`; only it writes to the
+database.  Each running worker has a thread that reads its output and
+waits for it to exit, handing both back through deques.  Ownership is a
+lease in the workers table: a daemon takes a worker that no live daemon
+holds, first killing what the last owner may have left running on this
+host (pid and start time recorded), so two copies never run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from jobctl.models import Config, WorkerSpec
+from jobctl.store import Store
+
+POLL = 0.05  # seconds between a worker thread's checks for a stop request
+
+
+class Run:
+    """One run of one worker: its process and the thread that watches it."""
+
+    def __init__(self, spec: WorkerSpec, number: int, proc: subprocess.Popen[bytes]) -> None:
+        self.spec = spec
+        self.number = number
+        self.proc = proc
+        self.started = time.monotonic()
+        self.stop_reason: str | None = None  # stop, restart, shutdown
+        self.kill_grace = spec.kill_grace
+        self.exit_status: int | None = None
+        self.signal: int | None = None
+        self.lived = 0.0  # seconds from start to exit
+
+
+class Worker:
+    """What the owning daemon knows of one worker between runs."""
+
+    def __init__(self, spec: WorkerSpec, state: str, held: bool, restarts: int) -> None:
+        self.spec = spec
+        self.state = state
+        self.held = held
+        self.restarts = restarts
+        self.next_start: float | None = None  # a clock() time
+        self.run: Run | None = None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        daemon_id: int,
+        host: str,
+        log: Callable[[str], None],
+        wake: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.specs = dict(config.workers)
+        self.store = store
+        self.daemon_id = daemon_id
+        self.host = host
+        self.log = log
+        self.wake = wake
+        self.clock = clock
+        self.config_dir = str(Path(config.path).parent) if config.path else None
+        self.owned: dict[str, Worker] = {}
+        self.output: deque[tuple[str, int, bytes]] = deque()
+        self.ended: deque[Run] = deque()
+        store.add_workers({name: spec.autostart for name, spec in self.specs.items()})
+
+    # -- the coordinator's side ----------------------------------------------
+
+    def pending(self) -> bool:
+        return bool(self.output or self.ended)
+
+    def running(self) -> int:
+        return sum(1 for w in self.owned.values() if w.run is not None)
+
+    def tick(self, now: float, lease_until: float, look: bool) -> float | None:
+        """Record output and exits, take free workers and act on requests (when
+        `look`), start what is due; when to tick again at the latest."""
+        if self.output:
+            chunks = []
+            while self.output:
+                chunks.append(self.output.popleft())
+            self.store.worker_output(chunks, self.config.output_limit)
+        while self.ended:
+            self._ended(self.ended.popleft(), now)
+        if look:
+            self._take_free(now, lease_until)
+            for name, requested in self.store.worker_requests(self.daemon_id):
+                self._request(name, requested, now)
+        soonest = None
+        for worker in self.owned.values():
+            if worker.run is None and worker.next_start is not None:
+                if worker.next_start <= now:
+                    self._start(worker, now)
+                else:
+                    soonest = min(soonest or worker.next_start, worker.next_start)
+        return soonest
+
+    def stop_all(self) -> None:
+        """SIGTERM every running worker's group; its thread sends SIGKILL after kill_grace."""
+        for worker in self.owned.values():
+            worker.next_start = None
+            if worker.run is not None and worker.run.stop_reason is None:
+                worker.run.stop_reason = "shutdown"
+                _signal_group(worker.run.proc.pid, signal.SIGTERM)
+
+    def kill_now(self) -> None:
+        """A second signal: SIGKILL at the next check instead of after kill_grace."""
+        for worker in self.owned.values():
+            if worker.run is not None:
+                worker.run.kill_grace = 0
+
+    def release(self, now: float) -> None:
+        """After stop_all and the last run's end: let another daemon take them."""
+        while self.ended:
+            self._ended(self.ended.popleft(), now)
+        self.store.release_workers(self.daemon_id)
+
+    def _take_free(self, now: float, lease_until: float) -> None:
+        for name, spec in self.specs.items():
+            if name in self.owned:
+                continue
+            taken = self.store.take_worker(name, self.daemon_id, now, lease_until)
+            if taken is None:
+                continue
+            (pid, pid_started, host), (state, held, restarts) = taken
+            if pid is not None and host == self.host:
+                self._stop_leftover(name, pid, pid_started, spec.kill_grace)
+            worker = Worker(spec, state, held or state == "gave-up", restarts)
+            self.owned[name] = worker
+            self.log(f"worker {name}: now run by this daemon")
+            if not worker.held:
+                worker.next_start = now
+            else:
+                self._save(worker, "gave-up" if state == "gave-up" else "stopped")
+
+    def _stop_leftover(self, name: str, pid: int, pid_started: float | None, grace: float) -> None:
+        """Kill what a dead owner left running: pids are reused, so check the start time."""
+        from jobctl.daemon import pid_alive
+
+        if pid_started is None or not pid_alive(pid, pid_started):
+            return
+        self.log(f"worker {name}: stopping process group {pid} its last daemon left running")
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + min(grace, 5.0)
+        while time.monotonic() < deadline and pid_alive(pid, pid_started):
+            time.sleep(0.05)
+        _signal_group(pid, signal.SIGKILL)
+
+    def _request(self, name: str, requested: str, now: float) -> None:
+        worker = self.owned.get(name)
+        if worker is None:
+            return
+        self.log(f"worker {name}: {requested} requested")
+        if requested in ("stop", "restart") and worker.run is not None:
+            worker.run.stop_reason = requested
+            _signal_group(worker.run.proc.pid, signal.SIGTERM)
+        if requested == "stop":
+            worker.held, worker.next_start = True, None
+            if worker.run is None:
+                self._save(worker, "stopped")
+        else:  # start, restart: a fresh start, failures forgotten
+            worker.held, worker.restarts = False, 0
+            if worker.run is None:
+                worker.next_start = now
+
+    def _start(self, worker: Worker, now: float) -> None:
+        spec = worker.spec
+        worker.next_start = None
+        try:
+            proc = subprocess.Popen(
+                _argv(spec),
+                cwd=self.config_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, stopped as a whole
+                env=os.environ | {"JOBCTL_WORKER": spec.name},
+            )
+        except OSError as exc:
+            self.log(f"worker {spec.name}: cannot start: {exc.strerror or exc}")
+            self._after_failure(worker, now, lived=0.0)
+            return
+        from jobctl.daemon import process_start_time
+
+        number = self.store.worker_started(
+            spec.name, self.daemon_id, proc.pid, process_start_time(proc.pid), now
+        )
+        run = Run(spec, number, proc)
+        worker.run, worker.state = run, "running"
+        self.log(f"worker {spec.name}: started run {number}, pid {proc.pid}")
+        threading.Thread(target=self._watch, args=(run,), daemon=True).start()
+
+    def _ended(self, run: Run, now: float) -> None:
+        worker = self.owned[run.spec.name]
+        worker.run = None
+        lived = run.lived
+        how = f"signal {run.signal}" if run.signal else f"exit status {run.exit_status}"
+        self.log(f"worker {run.spec.name}: run {run.number} ended ({how}) after {lived:.1f}s")
+        spec = worker.spec
+        if lived >= spec.reset_after:
+            worker.restarts = 0
+        failed = run.stop_reason is None and (run.exit_status != 0 or run.signal is not None)
+        if run.stop_reason == "restart":
+            worker.restarts, worker.next_start = 0, now
+            self._save(worker, "starting", run)
+        elif run.stop_reason is not None:  # stop, or the daemon's shutdown
+            self._save(worker, "stopped", run)
+        elif spec.restart == "never" or (spec.restart == "on-failure" and not failed):
+            worker.held = True  # exited as its policy allows: stays down until started
+            self._save(worker, "stopped", run)
+        elif failed:
+            self._after_failure(worker, now, lived, run)
+        else:  # exit 0 under restart = "always"
+            worker.restarts = 0
+            worker.next_start = now + _jitter(spec.restart_delay)
+            self._save(worker, "backoff", run)
+
+    def _after_failure(self, worker: Worker, now: float, lived: float, run: Run | None = None):
+        spec = worker.spec
+        worker.restarts += 1
+        if spec.max_restarts and worker.restarts > spec.max_restarts:
+            worker.held = True
+            self.log(f"worker {spec.name}: gave up after {worker.restarts} failures in a row")
+            self._save(worker, "gave-up", run)
+            return
+        delay = min(spec.restart_max_delay, spec.restart_delay * 2 ** (worker.restarts - 1))
+        worker.next_start = now + _jitter(delay)
+        self._save(worker, "backoff", run)
+
+    def _save(self, worker: Worker, state: str, run: Run | None = None) -> None:
+        worker.state = state
+        if run is not None:
+            self.store.worker_ended(
+                worker.spec.name,
+                run.number,
+                run.exit_status,
+                run.signal,
+                self.clock(),
+                state=state,
+                restarts=worker.restarts,
+                held=worker.held,
+                next_start_at=worker.next_start,
+            )
+        else:
+            self.store.set_worker(
+                worker.spec.name,
+                state,
+                held=worker.held,
+                restarts=worker.restarts,
+                next_start_at=worker.next_start,
+            )
+
+    # -- a worker's own thread ------------------------------------------------
+
+    def _watch(self, run: Run) -> None:
+        proc = run.proc
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        term_sent: float | None = None
+        exited_at: float | None = None
+        while True:
+            ready, _, _ = select.select([fd], [], [], POLL)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break  # every holder of the pipe is gone
+                self.output.append((run.spec.name, run.number, chunk))
+            now = time.monotonic()
+            if run.stop_reason is not None:
+                if term_sent is None:
+                    term_sent = now  # the SIGTERM went out with the request
+                elif now - term_sent >= run.kill_grace:
+                    _signal_group(proc.pid, signal.SIGKILL)
+            if proc.poll() is not None:
+                # Exited; a background child may still hold the pipe.
+                exited_at = exited_at or now
+                if now - exited_at > 0.2:
+                    break
+        status = proc.wait()
+        proc.stdout.close()
+        _signal_group(proc.pid, signal.SIGKILL)  # nothing of it outlives the run
+        run.exit_status, run.signal = (None, -status) if status < 0 else (status, None)
+        run.lived = time.monotonic() - run.started
+        self.ended.append(run)
+        self.wake()
+
+
+def _argv(spec: WorkerSpec) -> list[str]:
+    if spec.handler is not None:
+        return [sys.executable, "-m", "jobctl.handler_process", "--worker", spec.handler]
+    return shlex.split(spec.command or "")
+
+
+def _jitter(delay: float) -> float:
+    return delay * random.uniform(0.9, 1.1)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
