@@ -171,3 +171,16 @@ def states(cli: Cli) -> dict[str, int]:
         return dict(rows)
     finally:
         store.close()
+
+
+def read_line(stream: Any, timeout: float = 20.0) -> str:
+    """The next line from a pipe, failing (not hanging) after `timeout` seconds."""
+    import threading
+
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not got:
+        raise AssertionError(f"no line within {timeout:g}s")
+    return got[0]

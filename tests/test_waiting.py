@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 
 import pytest
-from conftest import JOBCTL, Cli, fail_one_line, states, wait_for
+from conftest import JOBCTL, Cli, fail_one_line, read_line, states, wait_for
 
 import jobctl
 from jobctl.errors import JobFailed, WaitTimeout
@@ -91,11 +90,7 @@ def test_logs_follow_prints_output_as_it_is_written(cli: Cli, daemons) -> None:
     )
     try:
         daemons.start()
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(follower.stdout.readline()))
-        reader.start()
-        reader.join(timeout=20)
-        assert first == ["one\n"]
+        assert read_line(follower.stdout) == "one\n"
         assert cli.store().get(int(job_id)).state == "running"
         (cli.home / "go").touch()
         rest, errors = follower.communicate(timeout=20)

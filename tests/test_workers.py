@@ -7,7 +7,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import Cli, wait_for
+from conftest import JOBCTL, Cli, read_line, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +132,40 @@ def test_no_workers_flag(cli: Cli, write_config, daemons) -> None:
     cli.ok("add", "--", "true")
     wait_for(lambda: cli.json("ls")[0]["state"] == "succeeded", what="a job ran")
     assert copies("sleep 975.5") == []
+
+
+WORKER_HANDLERS = """
+import time
+
+def loop(payload, ctx):
+    ctx.log("worker up", step=1)
+    while not ctx.shutting_down():
+        print("beat", flush=True)
+        time.sleep(0.1)
+    print("bye", flush=True)
+"""
+
+
+def test_a_handler_worker_follows_its_logs_and_stops_on_request(
+    cli: Cli, write_config, daemons
+) -> None:
+    (cli.home / "beats.py").write_text(WORKER_HANDLERS)
+    write_config('[workers.beats]\nhandler = "beats:loop"\n')
+    daemons.start()
+    follower = subprocess.Popen(
+        [*JOBCTL, "logs", "--worker", "beats", "-f"],
+        cwd=cli.home,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert read_line(follower.stdout) == "worker up step=1\n"
+        assert read_line(follower.stdout) == "beat\n"  # followed live
+        cli.ok("workers", "stop", "beats")
+        wait_for(lambda: worker(cli, "beats")["state"] == "stopped", what="stopped")
+        assert "bye" in cli.ok("logs", "--worker", "beats")  # it saw ctx.shutting_down()
+        assert worker(cli, "beats")["last_exit"] == 0
+    finally:
+        follower.kill()
+        follower.wait()
