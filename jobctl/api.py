@@ -290,12 +290,31 @@ class Queue:
         type: str | None = None,
         limit: int | None = 50,
         before_id: int | None = None,
+        after_id: int | None = None,
+        text: str | None = None,
     ) -> list[Job]:
+        """Jobs newest first (`after_id` pages towards newer ones, oldest first)."""
         if state is not None:
             _check_states([state])
         return self.store.list(
-            state=state, queue=queue, type=type, limit=limit, before_id=before_id
+            state=state,
+            queue=queue,
+            type=type,
+            limit=limit,
+            before_id=before_id,
+            after_id=after_id,
+            text=text,
         )
+
+    def finished_per_minute(self, minutes: int = 60) -> tuple[list[int], list[int]]:
+        """Jobs that succeeded, and that failed, in each of the last `minutes` minutes."""
+        now_minute = int(self.clock() // 60)
+        first = now_minute - minutes + 1
+        succeeded, failed = [0] * minutes, [0] * minutes
+        for minute, state, count in self.store.finished_per_minute(first * 60):
+            if first <= minute <= now_minute:
+                (succeeded if state == "succeeded" else failed)[minute - first] += count
+        return succeeded, failed
 
     def attempts(self, job_id: int) -> list[Attempt]:
         return self.store.attempts(job_id)

@@ -231,6 +231,16 @@ def daemon(
     return runner.run()
 
 
+@app.command(epilog=_examples("jobctl tui", "jobctl tui --db /srv/jobs.db"))
+def tui(db: DbOption = None, config: ConfigOption = None) -> int:
+    """A live dashboard: jobs, queues, schedules, workers; retry, cancel, pause from it."""
+    from jobctl.tui import JobctlApp
+
+    with _queue(db, config) as q:
+        JobctlApp(q).run()
+    return 0
+
+
 # -- reading ------------------------------------------------------------------
 
 

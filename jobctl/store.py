@@ -151,8 +151,13 @@ class Store:
         type: str | None = None,
         limit: int | None = 50,
         before_id: int | None = None,
+        after_id: int | None = None,
+        text: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered; `before_id` pages backwards."""
+        """Jobs newest first, filtered; `before_id` pages backwards, `after_id` forwards.
+
+        `text` matches the type, the command and the error (case-insensitive).
+        """
         # Only the filters given become SQL, so that the planner can use the
         # (state, id) index: `? IS NULL OR state = ?` would defeat it.
         where, params = [], []
@@ -163,14 +168,29 @@ class Store:
         if before_id is not None:
             where.append("id < ?")
             params.append(before_id)
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(after_id)
+        if text:
+            where.append(
+                "(coalesce(type, '') || ' ' || coalesce(command, '') || ' '"
+                " || coalesce(error, '')) LIKE ? ESCAPE '\\'"
+            )
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
         sql = f"SELECT {_LIST_COLUMNS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC"
+        # Paging forwards reads the oldest of the newer jobs first.
+        sql += " ORDER BY id" if after_id is not None else " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [_job(row) for row in self._rows(sql, params)]
+
+    def finished_per_minute(self, since: float) -> list[tuple[int, str, int]]:
+        """(minute, state, count) of jobs that succeeded or failed since `since`."""
+        return [tuple(r) for r in self._rows(Q["finished_per_minute"], {"since": since})]
 
     def attempts(self, job_id: int) -> list[Attempt]:
         return [Attempt(*row) for row in self._rows(Q["attempts_of"], {"id": job_id})]

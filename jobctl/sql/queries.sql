@@ -379,3 +379,9 @@ WHERE worker = :name AND number = :number;
 
 -- name: latest_worker_run
 SELECT max(number) FROM worker_runs WHERE worker = :name;
+
+-- name: finished_per_minute
+-- For the TUI's chart: the jobs_finished index keeps this to the last hour's rows.
+SELECT CAST(finished_at / 60 AS INTEGER), state, count(*) FROM jobs INDEXED BY jobs_finished
+WHERE finished_at >= :since AND state IN ('succeeded', 'failed')
+GROUP BY 1, 2;

@@ -1,0 +1,496 @@
+"""`jobctl tui`: a live dashboard of one jobctl database.
+
+Reads happen in a thread worker with its own connection (the API's Queue
+keeps one per thread); it wakes when SQLite's data_version moves, or when a
+filter changes, reads one page of jobs (never the whole table: DataTable
+measures every cell it holds) and what the other views show, and posts it
+as one Snapshot message.  Widgets change only in the message handlers.
+Every action goes through the same API as the CLI.  User text reaches the
+screen as rich Text, never as markup.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Sparkline,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from jobctl.api import DaemonInfo, Queue, ScheduleInfo, WorkerInfo
+from jobctl.errors import JobctlError
+from jobctl.models import Job
+from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
+
+PAGE = 200  # rows per page of the jobs table
+POLL = 0.25  # seconds between data_version checks
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+STATE_KEYS = {"0": None, "1": "queued", "2": "running", "3": "succeeded", "4": "failed"}
+STATE_KEYS["5"] = "cancelled"
+JOB_COLUMNS = ("id", "job", "queue", "state", "attempt", "age", "took", "error")
+STATE_STYLE = {
+    "queued": "cyan",
+    "running": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+class Snapshot(Message):
+    """Everything the views show, read in one go by the poller."""
+
+    def __init__(self, **parts: Any) -> None:
+        super().__init__()
+        self.parts = parts
+
+
+class Notice(Message):
+    """A database problem to show (None: it is over)."""
+
+    def __init__(self, text: str | None) -> None:
+        super().__init__()
+        self.text = text
+
+
+def _ago(seconds: float) -> str:
+    from jobctl.durations import format_duration
+
+    return format_duration(max(0.0, seconds))
+
+
+def job_cells(job: Job, now: float) -> tuple[Text, ...]:
+    took = ""
+    if job.started_at:
+        took = _ago((job.finished_at or now) - job.started_at)
+    error = (job.error or "").strip().splitlines()[0] if job.error and job.error.strip() else ""
+    return (
+        Text(str(job.id)),
+        literal(job.label[:60]),
+        literal(job.queue),
+        Text(job.state.value, style=STATE_STYLE.get(job.state.value, "")),
+        Text(f"{job.attempt}/{job.max_attempts}"),
+        Text(_ago(now - job.created_at)),
+        Text(took),
+        literal(error[:80]),
+    )
+
+
+class JobsTable(DataTable):
+    BINDINGS = [
+        Binding("enter", "app.detail", "Detail"),
+        Binding("r", "app.retry", "Retry"),
+        Binding("c", "app.cancel", "Cancel"),
+        Binding("p", "app.pause", "Pause/resume queue"),
+        Binding("slash", "app.filter", "Filter"),
+        Binding("right_square_bracket", "app.page(1)", "Older"),
+        Binding("left_square_bracket", "app.page(-1)", "Newer"),
+        *[Binding(key, f"app.state({key})", show=False) for key in STATE_KEYS],
+    ]
+
+
+class WorkersTable(DataTable):
+    BINDINGS = [
+        Binding("t", "app.worker('start')", "Start"),
+        Binding("x", "app.worker('stop')", "Stop"),
+        Binding("e", "app.worker('restart')", "Restart"),
+    ]
+
+
+class JobctlApp(App):
+    CSS_PATH = "jobctl.tcss"
+    TITLE = "jobctl"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("o", "view('overview')", "Overview"),
+        Binding("j", "view('jobs')", "Jobs"),
+        Binding("s", "view('schedules')", "Schedules"),
+        Binding("w", "view('workers')", "Workers"),
+    ]
+
+    def __init__(self, queue: Queue, clock: Any = time.time) -> None:
+        super().__init__()
+        self.queue = queue
+        self.clock = clock
+        self.state_filter: str | None = None
+        self.text_filter = ""
+        self.newer_than: list[int | None] = []  # page stack: before_id of each newer page
+        self.before_id: int | None = None  # None: the newest page
+        self.poke = threading.Event()  # a filter changed: read again now
+        self.stopping = threading.Event()
+
+    # -- layout -----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="notice")
+        with TabbedContent(initial="jobs", id="views"):
+            with TabPane("Overview", id="overview"):
+                yield Static("Jobs per state", classes="section-title")
+                yield DataTable(id="counts", cursor_type="none")
+                yield Static("Queues", classes="section-title")
+                yield DataTable(id="queues", cursor_type="none")
+                yield Static(id="chart-title", classes="section-title")
+                yield Sparkline([0] * 60, id="chart-succeeded")
+                yield Sparkline([0] * 60, id="chart-failed")
+                yield Static("Failures in the last hour", classes="section-title")
+                yield DataTable(id="failures", cursor_type="none")
+                yield Static("Daemons and workers", classes="section-title")
+                yield DataTable(id="daemons-overview", cursor_type="none")
+            with TabPane("Jobs", id="jobs"):
+                yield Static(id="filter-bar")
+                yield JobsTable(id="jobs-table", cursor_type="row")
+                yield Input(placeholder="text in the type, command or error", id="filter-input")
+            with TabPane("Schedules", id="schedules"):
+                yield DataTable(id="schedules-table", cursor_type="row")
+            with TabPane("Workers", id="workers"):
+                yield WorkersTable(id="workers-table", cursor_type="row")
+                yield Static("Live daemons", classes="section-title")
+                yield DataTable(id="daemons-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#counts", DataTable).add_columns(*STATES, "total")
+        self.query_one("#queues", DataTable).add_columns("queue", *STATES, "paused")
+        self.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
+        self.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
+        jobs = self.query_one("#jobs-table", DataTable)
+        for column in JOB_COLUMNS:
+            jobs.add_column(column, key=column)
+        self.query_one("#schedules-table", DataTable).add_columns(
+            "schedule", "expression", "zone", "next", "last due", "last run"
+        )
+        self.query_one("#workers-table", DataTable).add_columns(
+            "worker", "state", "pid", "uptime", "restarts", "last exit", "daemon"
+        )
+        self.query_one("#daemons-table", DataTable).add_columns(
+            "daemon", "pid", "host", "started", "heartbeat", "running jobs"
+        )
+        self._show_filter()
+        jobs.focus()
+        self.poll()
+
+    def on_unmount(self) -> None:
+        self.stopping.set()
+        self.poke.set()
+
+    # -- reading, in a thread ------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll")
+    def poll(self) -> None:
+        last = None
+        trouble = False
+        while not self.stopping.is_set():
+            try:
+                version = self.queue.store.data_version()
+                if version != last or self.poke.is_set():
+                    self.poke.clear()
+                    self.post_message(self._read())
+                    last = version
+                    if trouble:
+                        self.post_message(Notice(None))
+                        trouble = False
+            except JobctlError as exc:  # locked or busy: say so, try again
+                trouble = True
+                self.post_message(Notice(f"database: {exc} (retrying)"))
+            self.poke.wait(POLL)
+
+    def _read(self) -> Snapshot:
+        queue = self.queue
+        jobs = queue.list(
+            state=self.state_filter,
+            text=self.text_filter or None,
+            limit=PAGE,
+            before_id=self.before_id,
+        )
+        now = self.clock()
+        recent_failures = [
+            job
+            for job in queue.list(state="failed", limit=50)
+            if job.finished_at and job.finished_at >= now - 3600
+        ]
+        workers, daemons = queue.workers()
+        return Snapshot(
+            now=now,
+            stats=queue.stats(),
+            paused=set(queue.paused_queues()),
+            jobs=jobs,
+            chart=queue.finished_per_minute(60),
+            failures=recent_failures[:20],
+            workers=workers,
+            daemons=daemons,
+            schedules=queue.schedules(),
+        )
+
+    # -- showing ----------------------------------------------------------------
+
+    def on_notice(self, notice: Notice) -> None:
+        bar = self.query_one("#notice", Static)
+        bar.update(literal(notice.text or ""))
+        bar.set_class(notice.text is not None, "shown")
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        parts = snapshot.parts
+        now = parts["now"]
+        self._fill_overview(parts, now)
+        self._fill_jobs(parts["jobs"], now)
+        self._fill_schedules(parts["schedules"], now)
+        self._fill_workers(parts["workers"], parts["daemons"], now)
+
+    def _fill_overview(self, parts: dict[str, Any], now: float) -> None:
+        stats: dict[str, dict[str, int]] = parts["stats"]
+        totals = {s: sum(q.get(s, 0) for q in stats.values()) for s in STATES}
+        counts = self.query_one("#counts", DataTable)
+        counts.clear()
+        counts.add_row(*(totals[s] for s in STATES), sum(totals.values()))
+        queues = self.query_one("#queues", DataTable)
+        queues.clear()
+        for name in sorted(set(stats) | parts["paused"]):
+            per = stats.get(name, {})
+            paused = "paused" if name in parts["paused"] else ""
+            queues.add_row(literal(name), *(per.get(s, 0) for s in STATES), paused)
+        succeeded, failed = parts["chart"]
+        self.query_one("#chart-title", Static).update(
+            f"Finished per minute, last hour: {sum(succeeded)} succeeded (top),"
+            f" {sum(failed)} failed (bottom)"
+        )
+        self.query_one("#chart-succeeded", Sparkline).data = succeeded
+        self.query_one("#chart-failed", Sparkline).data = failed
+        failures = self.query_one("#failures", DataTable)
+        failures.clear()
+        for job in parts["failures"]:
+            failures.add_row(
+                job.id,
+                literal(job.label[:40]),
+                _ago(now - (job.finished_at or now)) + " ago",
+                literal((job.error or "")[:60]),
+            )
+        overview = self.query_one("#daemons-overview", DataTable)
+        overview.clear()
+        for daemon in parts["daemons"]:
+            overview.add_row(
+                "daemon", f"{daemon.id} (pid {daemon.pid})", f"{daemon.running_jobs} running"
+            )
+        for worker in parts["workers"]:
+            overview.add_row("worker", literal(worker.name), worker.state)
+
+    def _fill_jobs(self, jobs: list[Job], now: float) -> None:
+        """Update the page in place: changed cells, gone rows, new rows; keep the cursor."""
+        table = self.query_one("#jobs-table", DataTable)
+        selected = self.selected_job_id()
+        wanted = {str(job.id): job_cells(job, now) for job in jobs}
+        present = {key.value for key in table.rows}
+        for key in present - wanted.keys():
+            table.remove_row(key)
+        added = False
+        for key, cells in wanted.items():
+            if key in present:
+                for column, value in zip(JOB_COLUMNS, cells, strict=True):
+                    if table.get_cell(key, column) != value:
+                        table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key)
+                added = True
+        if added:
+            table.sort("id", key=lambda cell: int(cell.plain), reverse=True)
+        if selected is not None and str(selected) in wanted:
+            table.move_cursor(row=table.get_row_index(str(selected)), scroll=False)
+        self._show_filter(len(jobs))
+
+    def _fill_schedules(self, schedules: list[ScheduleInfo], now: float) -> None:
+        table = self.query_one("#schedules-table", DataTable)
+        table.clear()
+        for info in schedules:
+            job = info.last_job
+            table.add_row(
+                literal(info.name),
+                literal(info.expression),
+                literal(info.timezone),
+                f"in {_ago(info.next_run - now)}",
+                f"{_ago(now - info.last_due)} ago" if info.last_due else "-",
+                f"job {job.id} {job.state.value}" if job else "-",
+            )
+
+    def _fill_workers(
+        self, workers: list[WorkerInfo], daemons: list[DaemonInfo], now: float
+    ) -> None:
+        table = self.query_one("#workers-table", DataTable)
+        selected = self._cursor_key(table)
+        table.clear()
+        for worker in workers:
+            shown = worker.to_json()
+            uptime = shown["uptime_seconds"]
+            last = worker.last_exit
+            table.add_row(
+                literal(worker.name),
+                worker.state,
+                shown["pid"] or "",
+                _ago(uptime) if uptime is not None else "",
+                worker.restarts,
+                "" if last is None else (f"signal {-last}" if last < 0 else f"exit {last}"),
+                worker.daemon_id or "",
+                key=worker.name,
+            )
+        if selected in {w.name for w in workers}:
+            table.move_cursor(row=table.get_row_index(selected), scroll=False)
+        daemon_table = self.query_one("#daemons-table", DataTable)
+        daemon_table.clear()
+        for daemon in daemons:
+            daemon_table.add_row(
+                daemon.id,
+                daemon.pid,
+                literal(daemon.host),
+                f"{_ago(now - daemon.started_at)} ago",
+                f"{_ago(now - daemon.heartbeat_at)} ago",
+                daemon.running_jobs,
+            )
+
+    def _show_filter(self, shown: int | None = None) -> None:
+        parts = [f"state: {self.state_filter or 'all'}"]
+        if self.text_filter:
+            parts.append(f'text: "{self.text_filter}"')
+        page = len(self.newer_than) + 1
+        parts.append(f"page {page}" + (f" ({shown} jobs)" if shown is not None else ""))
+        parts.append("keys: 0-5 state, / text, [ ] pages, ? help")
+        self.query_one("#filter-bar", Static).update(literal("   ".join(parts)))
+
+    # -- selection ----------------------------------------------------------------
+
+    @staticmethod
+    def _cursor_key(table: DataTable) -> str | None:
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # the cursor is past the rows
+            return None
+
+    def selected_job_id(self) -> int | None:
+        key = self._cursor_key(self.query_one("#jobs-table", DataTable))
+        return int(key) if key is not None else None
+
+    # -- actions ------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self.poke.set()
+
+    def action_view(self, name: str) -> None:
+        self.query_one("#views", TabbedContent).active = name
+        target = {"jobs": "#jobs-table", "workers": "#workers-table"}.get(name)
+        if target:
+            self.query_one(target).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_state(self, key: str) -> None:
+        self.state_filter = STATE_KEYS[str(key)]
+        self.before_id, self.newer_than = None, []
+        self._show_filter()
+        self._reload()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter-input", Input)
+        field.add_class("shown")
+        field.value = self.text_filter
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.text_filter = event.value.strip()
+        self._close_filter()
+
+    def on_key(self, event: Any) -> None:
+        field = self.query_one("#filter-input", Input)
+        if event.key == "escape" and field.has_focus:
+            self.text_filter = ""
+            self._close_filter()
+            event.stop()
+
+    def _close_filter(self) -> None:
+        field = self.query_one("#filter-input", Input)
+        field.remove_class("shown")
+        self.before_id, self.newer_than = None, []
+        self.query_one("#jobs-table").focus()
+        self._show_filter()
+        self._reload()
+
+    def action_page(self, step: int) -> None:
+        table = self.query_one("#jobs-table", DataTable)
+        if step > 0:
+            if table.row_count < PAGE:
+                return  # this is the oldest page
+            oldest = min(int(key.value) for key in table.rows)
+            self.newer_than.append(self.before_id)
+            self.before_id = oldest
+        else:
+            if not self.newer_than:
+                return
+            self.before_id = self.newer_than.pop()
+        table.clear()
+        self._reload()
+
+    def action_detail(self) -> None:
+        job_id = self.selected_job_id()
+        if job_id is not None:
+            self.push_screen(DetailScreen(job_id))
+
+    def action_retry(self) -> None:
+        job_id = self.selected_job_id()
+        if job_id is not None:
+            self._act(lambda: self.queue.retry(job_id), f"job {job_id} queued again")
+
+    def action_cancel(self) -> None:
+        job_id = self.selected_job_id()
+        if job_id is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: self.queue.cancel(job_id), f"job {job_id}: cancel sent")
+
+        self.push_screen(ConfirmScreen(f"Cancel job {job_id}?"), answered)
+
+    def action_pause(self) -> None:
+        job_id = self.selected_job_id()
+        if job_id is None:
+            return
+
+        def toggle() -> None:
+            name = self.queue.get(job_id).queue
+            if name in self.queue.paused_queues():
+                self.queue.resume(name)
+            else:
+                self.queue.pause(name)
+
+        self._act(toggle, "queue paused or resumed")
+
+    def action_worker(self, what: str) -> None:
+        name = self._cursor_key(self.query_one("#workers-table", DataTable))
+        if name is not None:
+            self._act(lambda: self.queue.worker_request(name, what), f"worker {name}: {what}")
+
+    @work(thread=True, group="actions")
+    def _act(self, change: Any, done: str) -> None:
+        """Run one API call off the UI thread; say how it went."""
+        try:
+            change()
+        except JobctlError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, done, markup=False)
+        self.poke.set()

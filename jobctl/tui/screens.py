@@ -1,0 +1,213 @@
+"""The screens pushed over the main view: a job's detail, a confirmation, the help."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Log, Static
+
+from jobctl.errors import JobctlError
+from jobctl.models import FINISHED, Attempt, Event, Job, LogLine
+from jobctl.render import printable_text
+
+POLL = 0.25
+
+
+def literal(value: Any) -> Text:
+    """User data as a Text: shown as typed, never parsed as markup."""
+    return Text("" if value is None else str(value))
+
+
+def when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+class DetailData(Message):
+    """What the detail poller read: the job, its history, and new output."""
+
+    def __init__(
+        self,
+        job: Job,
+        attempts: list[Attempt],
+        events: list[Event],
+        log: list[LogLine],
+        output: list[tuple[int, int, bytes]],
+    ) -> None:
+        super().__init__()
+        self.job, self.attempts, self.events, self.log, self.output = (
+            job,
+            attempts,
+            events,
+            log,
+            output,
+        )
+
+
+class DetailScreen(Screen):
+    """One job: payload, result, error, attempts, events, and its output, live."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("q", "app.quit", "Quit")]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.shown_attempt: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static(id="summary", classes="field")
+            yield Static("Payload", classes="section-title")
+            yield Static(id="payload", classes="field")
+            yield Static("Result / error", classes="section-title")
+            yield Static(id="result", classes="field")
+            yield Static("Attempts", classes="section-title")
+            yield DataTable(id="attempts", cursor_type="row")
+            yield Static("Events", classes="section-title")
+            yield DataTable(id="events", cursor_type="row")
+            yield Static("Log (ctx.log)", classes="section-title")
+            yield Static(id="log", classes="field")
+            yield Static("Output", classes="section-title")
+            yield Log(id="output", max_lines=5000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#attempts", DataTable).add_columns(
+            "#", "started", "finished", "outcome", "exit", "output", "error"
+        )
+        self.query_one("#events", DataTable).add_columns("at", "event", "attempt", "detail")
+        self.title = f"job {self.job_id}"
+        self.poll()
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+
+    @work(thread=True, exclusive=True, group="detail")
+    def poll(self) -> None:
+        queue = self.app.queue  # type: ignore[attr-defined]
+        follower = None
+        last = None
+        while not self.stop.is_set():
+            try:
+                version = queue.store.data_version()
+                if version != last:
+                    last = version
+                    if follower is None:
+                        follower = queue.follow(self.job_id, None)
+                    job = queue.get(self.job_id)
+                    attempts = queue.attempts(self.job_id)
+                    events = queue.events(self.job_id)
+                    log = [line for a in attempts for line in queue.log_lines(job.id, a.number)]
+                    self.post_message(DetailData(job, attempts, events, log, follower.read()))
+            except JobctlError as exc:
+                self.app.call_from_thread(self.notify, f"cannot read job: {exc}", severity="error")
+            self.stop.wait(POLL)
+
+    def on_detail_data(self, data: DetailData) -> None:
+        job = data.job
+        label = "type" if job.type else "command"
+        summary = Text()
+        summary.append(f"job {job.id}  ", style="bold")
+        summary.append(job.state.value, style=_STATE_STYLE.get(job.state.value, ""))
+        summary.append(f"  {label}: ")
+        summary.append(job.label)  # user text: appended plain, never as markup
+        summary.append(
+            f"\nqueue {job.queue}  priority {job.priority}  attempt {job.attempt}/"
+            f"{job.max_attempts}  created {when(job.created_at)}  finished {when(job.finished_at)}"
+        )
+        self.query_one("#summary", Static).update(summary)
+        payload = json.dumps(job.payload, indent=2, ensure_ascii=False) if job.type else "-"
+        self.query_one("#payload", Static).update(literal(payload))
+        result = json.dumps(job.result, indent=2, ensure_ascii=False) if job.result else ""
+        self.query_one("#result", Static).update(literal(result or job.error or "-"))
+        attempts = self.query_one("#attempts", DataTable)
+        attempts.clear()
+        for a in data.attempts:
+            attempts.add_row(
+                a.number,
+                when(a.started_at),
+                when(a.finished_at),
+                literal(a.outcome or "running"),
+                literal(a.exit_status if a.signal is None else f"signal {a.signal}"),
+                f"{a.output_size} B",
+                literal(a.error),
+            )
+        events = self.query_one("#events", DataTable)
+        events.clear()
+        for e in data.events:
+            events.add_row(when(e.at), e.kind, e.attempt or "", literal(e.detail))
+        self.query_one("#log", Static).update(
+            Text("\n".join(f"[{when(line.at)}] {line.text()}" for line in data.log) or "-")
+        )
+        output = self.query_one("#output", Log)
+        for number, lost, chunk in data.output:
+            if number != self.shown_attempt:
+                if self.shown_attempt is not None:
+                    output.write(f"\n-- attempt {number} --\n")
+                self.shown_attempt = number
+            if lost:
+                output.write(f"\n-- {lost} bytes not kept (output_limit) --\n")
+            output.write(printable_text(chunk.decode("utf-8", "backslashreplace")))
+        if job.state in FINISHED:
+            self.sub_title = f"{job.state.value}"
+
+
+_STATE_STYLE = {
+    "queued": "cyan",
+    "running": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes or no; y/Enter confirms, n/Escape does not."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(literal(self.question))
+            yield Static("y: yes   n: no")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+HELP = """\
+Views:    o overview   j jobs   s schedules   w workers
+Jobs:     0 all  1 queued  2 running  3 succeeded  4 failed  5 cancelled
+          / filter by text (Enter applies, Escape clears)
+          ] older page   [ newer page
+          Enter detail   r retry   c cancel (asks first)   p pause/resume its queue
+Workers:  t start   x stop   e restart
+Detail:   Escape back
+Anywhere: ? this help   q quit
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(Text(HELP))
