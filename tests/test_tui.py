@@ -170,3 +170,38 @@ def test_markup_in_job_text_is_shown_literally_everywhere(tmp_path: Path) -> Non
         await pilot.press("escape")
 
     scenario(db, steps)  # any markup error would raise out of run_test
+
+
+def test_pages_and_the_text_filter(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    store = Store.open(db)
+    try:
+        store.add_jobs(
+            [
+                jobctl.models.NewJob(
+                    type=None, payload="null", command=["echo", "needle" if n == 7 else "hay"]
+                )
+                for n in range(450)
+            ],
+            time.time(),
+        )
+    finally:
+        store.close()
+
+    async def steps(app: JobctlApp, pilot: Any) -> None:
+        await until(pilot, lambda: len(rows(app)) == 200)
+        assert rows(app)[0] == "450"
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: rows(app)[:1] == ["250"])
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: rows(app)[:1] == ["50"] and len(rows(app)) == 50)
+        await pilot.press("right_square_bracket")  # the oldest page: stays
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: rows(app)[:1] == ["250"])
+        await pilot.press("slash")
+        await pilot.press(*"needle", "enter")
+        await until(pilot, lambda: rows(app) == ["8"])
+        await pilot.press("slash", "escape")
+        await until(pilot, lambda: len(rows(app)) == 200 and rows(app)[0] == "450")
+
+    scenario(db, steps)

@@ -42,6 +42,8 @@ STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 STATE_KEYS = {"0": None, "1": "queued", "2": "running", "3": "succeeded", "4": "failed"}
 STATE_KEYS["5"] = "cancelled"
 JOB_COLUMNS = ("id", "job", "queue", "state", "attempt", "age", "took", "error")
+# Fixed widths: DataTable then measures no cell to size its columns.
+JOB_WIDTHS = (9, 40, 10, 10, 7, 7, 7, 48)
 STATE_STYLE = {
     "queued": "cyan",
     "running": "yellow",
@@ -170,8 +172,8 @@ class JobctlApp(App):
         self.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
         self.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
         jobs = self.query_one("#jobs-table", DataTable)
-        for column in JOB_COLUMNS:
-            jobs.add_column(column, key=column)
+        for column, width in zip(JOB_COLUMNS, JOB_WIDTHS, strict=True):
+            jobs.add_column(column, key=column, width=width)
         self.query_one("#schedules-table", DataTable).add_columns(
             "schedule", "expression", "zone", "next", "last due", "last run"
         )
@@ -198,10 +200,15 @@ class JobctlApp(App):
         while not self.stopping.is_set():
             try:
                 version = self.queue.store.data_version()
-                if version != last or self.poke.is_set():
+                if version != last:
                     self.poke.clear()
                     self.post_message(self._read())
                     last = version
+                elif self.poke.is_set():
+                    # Only a filter or the page changed: the jobs page is all
+                    # that needs reading (stats alone take 130 ms at 1M jobs).
+                    self.poke.clear()
+                    self.post_message(Snapshot(now=self.clock(), jobs=self._read_jobs()))
                     if trouble:
                         self.post_message(Notice(None))
                         trouble = False
@@ -210,14 +217,17 @@ class JobctlApp(App):
                 self.post_message(Notice(f"database: {exc} (retrying)"))
             self.poke.wait(POLL)
 
-    def _read(self) -> Snapshot:
-        queue = self.queue
-        jobs = queue.list(
+    def _read_jobs(self) -> list[Job]:
+        return self.queue.list(
             state=self.state_filter,
             text=self.text_filter or None,
             limit=PAGE,
             before_id=self.before_id,
         )
+
+    def _read(self) -> Snapshot:
+        queue = self.queue
+        jobs = self._read_jobs()
         now = self.clock()
         recent_failures = [
             job
@@ -247,10 +257,11 @@ class JobctlApp(App):
     def on_snapshot(self, snapshot: Snapshot) -> None:
         parts = snapshot.parts
         now = parts["now"]
-        self._fill_overview(parts, now)
         self._fill_jobs(parts["jobs"], now)
-        self._fill_schedules(parts["schedules"], now)
-        self._fill_workers(parts["workers"], parts["daemons"], now)
+        if "stats" in parts:  # a full snapshot, not only a page of jobs
+            self._fill_overview(parts, now)
+            self._fill_schedules(parts["schedules"], now)
+            self._fill_workers(parts["workers"], parts["daemons"], now)
 
     def _fill_overview(self, parts: dict[str, Any], now: float) -> None:
         stats: dict[str, dict[str, int]] = parts["stats"]
@@ -295,6 +306,9 @@ class JobctlApp(App):
         selected = self.selected_job_id()
         wanted = {str(job.id): job_cells(job, now) for job in jobs}
         present = {key.value for key in table.rows}
+        if present and not present & wanted.keys():
+            table.clear()  # another page or filter: nothing to keep
+            present = set()
         for key in present - wanted.keys():
             table.remove_row(key)
         added = False
@@ -306,7 +320,7 @@ class JobctlApp(App):
             else:
                 table.add_row(*cells, key=key)
                 added = True
-        if added:
+        if added and present:  # rows came in among kept ones: newest first again
             table.sort("id", key=lambda cell: int(cell.plain), reverse=True)
         if selected is not None and str(selected) in wanted:
             table.move_cursor(row=table.get_row_index(str(selected)), scroll=False)
@@ -441,7 +455,6 @@ class JobctlApp(App):
             if not self.newer_than:
                 return
             self.before_id = self.newer_than.pop()
-        table.clear()
         self._reload()
 
     def action_detail(self) -> None:
