@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
-from jobctl.errors import InputError, JobFailed, NoSuchJob, WaitTimeout
+from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store
 
@@ -367,7 +367,10 @@ class Queue:
                 on_change()
             for job_id in wanted:
                 if job_id not in ended:
-                    job = store.get(job_id)
+                    try:
+                        job = store.get(job_id)
+                    except NoSuchJob:
+                        raise JobctlError(f"job {job_id} was purged while waiting") from None
                     if job.state in FINISHED_STATES:
                         ended[job_id] = job
             return len(ended) == len(wanted)
@@ -377,7 +380,7 @@ class Queue:
         except WaitTimeout as exc:
             left = ", ".join(str(i) for i in wanted if i not in ended)
             raise WaitTimeout(f"{exc} waiting for job(s) {left} (they go on)") from None
-        return [ended[i] for i in wanted]
+        return [ended[i] for i in job_ids]  # one per id given, repeats too
 
     def watch(
         self, done: Callable[[], bool], *, timeout: str | float | None = None, poll: float = 0.02

@@ -37,6 +37,7 @@ POLL_SECONDS = 0.01  # without inotify (see wakeup.py): poll data_version this o
 HEARTBEAT_SECONDS = 1.0
 SHORT_JOB_SECONDS = 0.05  # work claimed ahead per thread, at most (see _capacity)
 MAX_AHEAD_PER_THREAD = 16  # more gained nothing in bench/drain.py
+HOOK_WAIT_SECONDS = 30.0  # how long an exiting daemon waits for on_failure hooks
 DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retries_soon)
 LEASE_SECONDS = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
@@ -106,7 +107,6 @@ class Running:
         self.number = number
         self.stop_reason: str | None = None
         self.attempt: runner.Attempt | None = None
-        self.begun = False  # a worker has taken it
         self.started = time.monotonic()
 
 
@@ -144,6 +144,7 @@ class Daemon:
         self.pids: deque[tuple[int, int, int, float | None]] = deque()
         self.running: dict[int, Running] = {}
         self.retrying: set[int] = set()  # jobs this daemon ran that will be tried again
+        self.hooks: list[threading.Thread] = []  # on_failure commands still running
         self.typical_seconds = 1.0  # moving average of how long attempts take
         self.wake = threading.Event()
         self.signals = 0
@@ -161,8 +162,10 @@ class Daemon:
     # -- signals: flags only ---------------------------------------------------
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        # A flag only: Event.set() here could deadlock on the lock the main
+        # thread holds inside wake.wait().  The wake-up fd ends an idle
+        # select(); a busy loop looks at the flag within POLL_SECONDS.
         self.signals += 1
-        self.wake.set()
 
     # -- the coordinator -----------------------------------------------------
 
@@ -216,6 +219,11 @@ class Daemon:
         finally:
             for _ in threads:
                 self.todo.put(None)
+            # on_failure hooks run once: let them finish (a drain may exit in
+            # the same pass that started them), but not for ever.
+            deadline = time.monotonic() + HOOK_WAIT_SECONDS
+            for hook in self.hooks:
+                hook.join(max(0.0, deadline - time.monotonic()))
             store.daemon_stopped(self.id, self.clock())
             self._log(None, f"Stopped {len(threads)} worker(s)")
             if self.supervisor is not None:
@@ -262,7 +270,8 @@ class Daemon:
                     next_schedule = None  # once: what is owed now, not what comes later
                 changed = True  # our own commits do not move data_version
             if now >= next_heartbeat:
-                store.heartbeat(self.id, now, now + LEASE_SECONDS)
+                if not store.heartbeat(self.id, now, now + LEASE_SECONDS):
+                    self._declared_dead(now)
                 self._recover(now)
                 next_heartbeat = now + HEARTBEAT_SECONDS
                 changed = True
@@ -306,7 +315,11 @@ class Daemon:
             if claiming:
                 if free > 0 and len(claimed) < free and (changed or due or ended):
                     # Nothing more is ready now: ask when something will be.
-                    next_due = store.next_run_at()
+                    next_due = store.next_run_at(self.queues)
+                    if next_due is not None and next_due <= now and not claimed:
+                        # Due, but held back by a concurrency cap: wait for a
+                        # change (a job ending) instead of asking again at once.
+                        next_due = None
                     nothing_due = next_due is None or next_due > now
                     idle = not self.running and nothing_due
                     if self.drain and idle and not self._retries_soon(now):
@@ -332,6 +345,19 @@ class Daemon:
             self._flush_log()
             room = claiming and len(self.running) < self._capacity()
             self._sleep(now, next_due if room else None)
+
+    def _declared_dead(self, now: float) -> None:
+        """Another daemon took this one for dead (its host stopped it past the
+        lease) and recovered its jobs: stop running them, and start over
+        under a new id.  Their attempts are ended, so what they report now
+        changes nothing."""
+        self._log(None, f"daemon {self.id} was presumed dead: stopping its jobs, registering again")
+        for item in self.running.values():
+            item.stop_reason = item.stop_reason or "interrupted"
+        pid = os.getpid()
+        self.id = self.store.register_daemon(
+            self.host, pid, process_start_time(pid), self.queues, now
+        )
 
     def _wake_up(self) -> None:
         """From another thread: end the coordinator's sleep, whichever kind it is in."""
@@ -397,10 +423,12 @@ class Daemon:
 
         Returns the attempts that ended and the jobs that failed for good.
         """
+        # `done` first: a worker appends its last output before its outcome, so
+        # whatever outcome is taken here has all its output taken below.
+        done = _take_all(self.done)
         pids = _take_all(self.pids)
         outputs = _take_all(self.outputs)
         logs = _take_all(self.logs)
-        done = _take_all(self.done)
         if not (pids or outputs or logs or done):
             return [], []
         failed = self.store.record(
@@ -460,33 +488,40 @@ class Daemon:
         """Give back the running jobs of daemons that are gone."""
         dead = []
         for daemon_id, host, pid, pid_started, heartbeat_at in self.store.other_daemons(self.id):
-            gone_here = host == self.host and not pid_alive(pid, pid_started)
-            if gone_here or now - heartbeat_at > LEASE_SECONDS:
+            # On this host the pid tells; a daemon merely paused (SIGSTOP, a
+            # suspended laptop) past its lease is alive and keeps its jobs.
+            if host == self.host:
+                gone = not pid_alive(pid, pid_started)
+            else:
+                gone = now - heartbeat_at > LEASE_SECONDS
+            if gone:
                 dead.append(daemon_id)
         if dead:
             self.store.mark_daemons_dead(dead, now)
-        orphans = self.store.orphaned_jobs(self.id, now)
+        orphans = self.store.orphaned_jobs(self.id, self.host, now)
         if not orphans:
             return
         self._stop_leftovers(orphans)
         outcomes = []
-        for job_id in orphans:
-            job = self.store.get(job_id)
-            outcomes.append(Outcome(job_id, job.attempts_total, "recovered", error="daemon died"))
-            self._log(job, "recovered: its daemon died", job.attempts_total)
+        for job_id, number in orphans:
+            # The attempt read with the orphan: if another daemon recovered and
+            # restarted the job meanwhile, this attempt is already ended and
+            # recording it again changes nothing (see end_attempt).
+            outcomes.append(Outcome(job_id, number, "recovered", error="daemon died"))
+            self._log(self.store.get(job_id), "recovered: its daemon died", number)
         failed = self.store.record(
             outcomes, [], [], now, self.config.output_limit, self._retry_delay
         )
         for job in failed:
             self._on_failure(job)
 
-    def _stop_leftovers(self, job_ids: list[int]) -> None:
+    def _stop_leftovers(self, attempts: list[tuple[int, int]]) -> None:
         """Kill what a dead daemon's jobs still run on this host, before they run again.
 
         A kill -9 of a daemon leaves its commands running in their own
         process groups; run again, a job would then run twice at once.
         """
-        for job_id, pid, pid_started, host in self.store.orphaned_processes(job_ids):
+        for job_id, pid, pid_started, host in self.store.orphaned_processes(attempts):
             # Only a process that provably is the one recorded: pids are reused.
             if host == self.host and pid_started is not None and pid_alive(pid, pid_started):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -494,6 +529,9 @@ class Daemon:
                 self._log(None, f"job {job_id}: killed process group {pid} its dead daemon left")
 
     def _abandon(self, now: float) -> None:
+        """Give back the jobs whose threads would not stop (what did end is kept)."""
+        ended, failed = self._record(now)
+        self._after_commit(ended, failed, [])
         outcomes = [
             Outcome(item.job.id, item.number, "interrupted", error="daemon stopped")
             for item in self.running.values()
@@ -526,7 +564,9 @@ class Daemon:
             except (OSError, subprocess.TimeoutExpired) as exc:
                 self._log(job, f"on_failure did not run: {exc}")
 
-        threading.Thread(target=run_hook, daemon=True).start()
+        hook = threading.Thread(target=run_hook, daemon=True)
+        hook.start()
+        self.hooks = [h for h in self.hooks if h.is_alive()] + [hook]
 
     # -- worker threads --------------------------------------------------------
 
@@ -536,7 +576,6 @@ class Daemon:
             if item is None:
                 return
             job = item.job
-            item.begun = True
             item.started = time.monotonic()
             reason = item.stop_reason
             if reason is not None:  # cancelled or given back before it began

@@ -326,12 +326,16 @@ class Store:
             )
             return self.conn.last_insert_rowid()
 
-    def heartbeat(self, daemon_id: int, now: float, lease_until: float) -> None:
+    def heartbeat(self, daemon_id: int, now: float, lease_until: float) -> bool:
+        """Renew this daemon's leases; False if it has been declared dead meanwhile."""
         with self._writing():
             self.conn.execute(Q["heartbeat"], {"id": daemon_id, "now": now})
+            if not self.conn.changes():
+                return False
             self.conn.execute(Q["extend_leases"], {"id": daemon_id, "lease_until": lease_until})
             params = {"id": daemon_id, "lease_until": lease_until}
             self.conn.execute(Q["extend_worker_leases"], params)
+        return True
 
     def daemon_stopped(self, daemon_id: int, now: float) -> None:
         with self._writing():
@@ -346,14 +350,17 @@ class Store:
             for daemon_id in daemon_ids:
                 self.conn.execute(Q["mark_daemon_dead"], {"id": daemon_id, "now": now})
 
-    def orphaned_jobs(self, daemon_id: int, now: float) -> list[int]:
-        return [r[0] for r in self._rows(Q["orphaned_jobs"], {"id": daemon_id, "now": now})]
+    def orphaned_jobs(self, daemon_id: int, host: str, now: float) -> list[tuple[int, int]]:
+        """(job id, attempt number) of running jobs whose daemon is gone."""
+        params = {"id": daemon_id, "host": host, "now": now}
+        return [(r[0], r[1]) for r in self._rows(Q["orphaned_jobs"], params)]
 
     def orphaned_processes(
-        self, job_ids: Sequence[int]
+        self, attempts: Sequence[tuple[int, int]]
     ) -> list[tuple[int, int, float | None, str]]:
-        """(job id, pid, pid start time, host) of what those jobs' latest attempts started."""
-        return [tuple(r) for r in self._rows(Q["orphaned_processes"], {"ids": json.dumps(job_ids)})]
+        """(job id, pid, pid start time, host) of what those open attempts started."""
+        params = {"attempts": json.dumps([list(a) for a in attempts])}
+        return [tuple(r) for r in self._rows(Q["orphaned_processes"], params)]
 
     # -- schedules ---------------------------------------------------------
 
@@ -422,7 +429,7 @@ class Store:
                 self.conn.execute(Q["add_worker"], {"name": name, "held": int(not start)})
 
     def take_worker(
-        self, name: str, daemon_id: int, now: float, lease_until: float
+        self, name: str, daemon_id: int, host: str, now: float, lease_until: float
     ) -> tuple[tuple[int | None, float | None, str | None], tuple[str, bool, int]] | None:
         """Become the daemon that runs worker `name`, if no live daemon does.
 
@@ -432,7 +439,13 @@ class Store:
         with self._writing():
             conn = self.conn
             owner = conn.execute(Q["worker_owner"], {"name": name}).fetchall()
-            params = {"name": name, "id": daemon_id, "now": now, "lease_until": lease_until}
+            params = {
+                "name": name,
+                "id": daemon_id,
+                "now": now,
+                "lease_until": lease_until,
+                "host": host,
+            }
             taken = conn.execute(Q["take_worker"], params).fetchall()
             if not taken or not owner:
                 return None
@@ -544,8 +557,10 @@ class Store:
         output, size, ended = rows[0]
         return bytes(output or b""), size, bool(ended)
 
-    def next_run_at(self) -> float | None:
-        return self._value(Q["next_run_at"])
+    def next_run_at(self, queues: Sequence[str] | None = None) -> float | None:
+        """When the next job due in an unpaused queue (of `queues`, if given) is due."""
+        served = json.dumps(list(queues)) if queues is not None else None
+        return self._value(Q["next_run_at"], {"queues": served})
 
     def claim(
         self,
@@ -694,6 +709,12 @@ class Store:
         )
         if not conn.changes():
             return None  # already ended by recovery: the job is no longer this attempt's
+        if kind != "cancelled":
+            # A cancel asked for while the attempt ran wins over a retry or a
+            # requeue: the job must not run again (claiming clears the flag).
+            asked = conn.execute(Q["cancel_asked"], {"id": job_id}).fetchall()
+            if asked and asked[0][0]:
+                kind = "cancelled"
         if kind == "interrupted":
             params = {"id": job_id, "run_at": now, "error": outcome.error, "refund": 1}
             conn.execute(Q["job_requeued"], params)

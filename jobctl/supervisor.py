@@ -137,7 +137,7 @@ class Supervisor:
         for name, spec in self.specs.items():
             if name in self.owned:
                 continue
-            taken = self.store.take_worker(name, self.daemon_id, now, lease_until)
+            taken = self.store.take_worker(name, self.daemon_id, self.host, now, lease_until)
             if taken is None:
                 continue
             (pid, pid_started, host), (state, held, restarts) = taken

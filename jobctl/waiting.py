@@ -12,7 +12,7 @@ from typing import BinaryIO, TextIO
 
 from jobctl.api import OutputFollower, Queue
 from jobctl.errors import JobctlError, JobFailed
-from jobctl.models import Job
+from jobctl.models import FINISHED, Job
 
 
 class OutputPrinter:
@@ -99,7 +99,11 @@ def follow_logs(queue: Queue, job_id: int, attempt: int | None) -> None:
 
         def attempt_ended() -> bool:
             printer.pump()
-            return follower.attempt_ended
+            if follower.attempt_ended:
+                return True
+            # An attempt that has not begun never will once the job has ended.
+            job = queue.get(job_id)
+            return job.state in FINISHED and attempt > job.attempts_total
 
         queue.watch(attempt_ended)
         return

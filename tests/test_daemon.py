@@ -228,3 +228,25 @@ def test_log_format_json_is_one_object_per_line(cli: Cli, daemons) -> None:
     assert finished["type"] == "true" and finished["attempt"] == 1
     assert finished["seconds"] >= 0 and finished["at"].endswith("Z")
     assert records[-1]["event"].startswith("Stopped")
+
+
+def test_drain_ignores_due_jobs_it_may_not_run(cli: Cli, daemons) -> None:
+    # Found in review: a due job in a paused or unserved queue made the loop
+    # spin and --drain never exit.
+    elsewhere = cli.ok("add", "--queue", "other", "--", "true").strip()
+    paused = cli.ok("add", "--queue", "held", "--", "true").strip()
+    cli.ok("pause", "held")
+    mine = cli.ok("add", "--queue", "mine", "--", "true").strip()
+    proc = daemons.start("--drain", "--queues", "mine,held")
+    assert proc.wait(timeout=30) == 0
+    assert cli.json("show", mine)["state"] == "succeeded"
+    assert cli.json("show", elsewhere)["state"] == "queued"
+    assert cli.json("show", paused)["state"] == "queued"
+
+
+def test_logs_follow_of_an_attempt_that_never_began_ends(cli: Cli, daemons) -> None:
+    job_id = cli.ok("add", "--", "echo", "once").strip()
+    assert daemons.start("--drain").wait(timeout=30) == 0
+    result = cli("logs", job_id, "-f", "--attempt", "7")
+    assert result.returncode == 0 and result.stdout == ""
+    assert cli("logs", job_id, "-f", "--attempt", "1").stdout == "once\n"

@@ -11,7 +11,7 @@ import pytest
 
 from jobctl.db import SCHEMA_VERSION
 from jobctl.errors import DatabaseError, WrongState
-from jobctl.models import TRANSITIONS, NewJob, State
+from jobctl.models import TRANSITIONS, NewJob, Outcome, State
 from jobctl.store import Store
 
 NOW = 1_800_000_000.0
@@ -117,3 +117,57 @@ def test_a_locked_database_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="locked"):
         other.add_jobs([job()], NOW)
     holder.conn.execute("ROLLBACK")
+
+
+# -- recovery: found in review ---------------------------------------------------
+
+
+def _no_delay(job, outcome) -> float:
+    return 0.0
+
+
+def test_a_paused_daemon_on_this_host_keeps_its_jobs_past_its_lease(store: Store) -> None:
+    [job_id] = store.add_jobs([job()], NOW)
+    here = store.register_daemon("this-host", 100, None, None, NOW)
+    there = store.register_daemon("other-host", 200, None, None, NOW)
+    store.claim(here, 1, NOW, NOW + 30)
+    late = NOW + 3600  # long past the lease
+    # Asked from its own host: its pid decides, not the lease.
+    assert store.orphaned_jobs(there, "this-host", late) == []
+    # Asked from another host, the lease is all there is.
+    assert store.orphaned_jobs(there, "other-host", late) == [(job_id, 1)]
+    assert store.orphaned_jobs(there, "other-host", NOW + 1) == []
+
+
+def test_recovering_an_attempt_twice_never_ends_the_next_one(store: Store) -> None:
+    [job_id] = store.add_jobs([job()], NOW)
+    daemon = store.register_daemon("h", 1, None, None, NOW)
+    store.claim(daemon, 1, NOW, NOW + 30)
+    recovered = Outcome(job_id, 1, "recovered", error="daemon died")
+    store.record([recovered], [], [], NOW + 1, 1024, _no_delay)
+    [again] = store.claim(daemon, 1, NOW + 2, NOW + 32)
+    assert again.attempt == 2
+    store.record([recovered], [], [], NOW + 3, 1024, _no_delay)  # a second, late recovery
+    assert store.get(job_id).state == State.RUNNING
+    assert [a.outcome for a in store.attempts(job_id)] == ["recovered", None]
+
+
+def test_a_cancel_asked_while_running_wins_over_recovery(store: Store) -> None:
+    [job_id] = store.add_jobs([job()], NOW)
+    daemon = store.register_daemon("h", 1, None, None, NOW)
+    store.claim(daemon, 1, NOW, NOW + 30)
+    assert store.cancel([job_id], NOW + 1) == {job_id: "cancelling"}
+    store.record(
+        [Outcome(job_id, 1, "recovered", error="daemon died")], [], [], NOW + 2, 1024, _no_delay
+    )
+    assert store.get(job_id).state == State.CANCELLED
+    assert store.claim(daemon, 1, NOW + 3, NOW + 33) == []
+
+
+def test_next_run_at_skips_paused_and_unserved_queues(store: Store) -> None:
+    store.add_jobs([job(queue="a", run_at=NOW), job(queue="b", run_at=NOW + 10)], NOW)
+    assert store.next_run_at() == NOW
+    assert store.next_run_at(["b"]) == NOW + 10
+    store.set_paused("a", True)
+    assert store.next_run_at() == NOW + 10
+    assert store.next_run_at(["a"]) is None

@@ -142,7 +142,8 @@ INSERT INTO daemons (host, pid, pid_started, started_at, heartbeat_at, queues)
 VALUES (:host, :pid, :pid_started, :now, :now, :queues);
 
 -- name: heartbeat
-UPDATE daemons SET heartbeat_at = :now WHERE id = :id;
+-- No row changed: another daemon declared this one dead (see Daemon._heartbeat).
+UPDATE daemons SET heartbeat_at = :now WHERE id = :id AND stopped_at IS NULL;
 
 -- name: extend_leases
 UPDATE jobs SET lease_until = :lease_until WHERE daemon_id = :id AND state = 'running';
@@ -161,19 +162,21 @@ WHERE stopped_at IS NULL AND id != :id;
 UPDATE daemons SET stopped_at = :now WHERE id = :id AND stopped_at IS NULL;
 
 -- name: orphaned_jobs
--- Running jobs whose daemon is gone: stopped (dead) or its lease ran out.
-SELECT j.id FROM jobs j
+-- Running jobs whose daemon is gone: known dead, or on another host and its
+-- lease ran out (on this host the pid check decides: a daemon paused for a
+-- while is not dead).  With the attempt number read in the same breath, so
+-- that a recovery never ends a later attempt another daemon started.
+SELECT j.id, j.attempts_total FROM jobs j JOIN daemons d ON d.id = j.daemon_id
 WHERE j.state = 'running' AND j.daemon_id != :id
-  AND (j.lease_until < :now
-       OR j.daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL));
+  AND (d.stopped_at IS NOT NULL OR (j.lease_until < :now AND d.host != :host));
 
 -- name: orphaned_processes
--- The processes the orphaned :ids (a JSON array) may have left running,
--- with the host of the daemon that started them.
-SELECT a.job_id, a.pid, a.pid_started, d.host FROM jobs j
-JOIN attempts a ON a.job_id = j.id AND a.number = j.attempts_total
+-- The processes the orphaned attempts (:attempts, a JSON array of [job id,
+-- number]) may have left running, with the host of the daemon that ran them.
+SELECT a.job_id, a.pid, a.pid_started, d.host FROM json_each(:attempts) e
+JOIN attempts a ON a.job_id = e.value ->> 0 AND a.number = e.value ->> 1
 JOIN daemons d ON d.id = a.daemon_id
-WHERE j.id IN (SELECT value FROM json_each(:ids)) AND a.pid IS NOT NULL;
+WHERE a.pid IS NOT NULL AND a.finished_at IS NULL;
 
 -- name: set_attempt_pid
 UPDATE attempts SET pid = :pid, pid_started = :pid_started
@@ -196,7 +199,12 @@ WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
 ORDER BY priority DESC, run_at, id LIMIT :limit;
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND waiting = 0;
+-- When the next job this daemon may run is due: not in a paused queue, and
+-- in :queues (a JSON array) when the daemon serves only those.
+SELECT min(run_at) FROM jobs INDEXED BY jobs_due
+WHERE state = 'queued' AND waiting = 0
+  AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
 
 -- name: running_per_queue
 SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
@@ -311,8 +319,10 @@ LEFT JOIN daemons d ON d.id = w.daemon_id WHERE w.name = :name;
 -- Compare-and-set: free, ours already, or its daemon is gone or silent.
 UPDATE workers SET daemon_id = :id, lease_until = :lease_until
 WHERE name = :name
-  AND (daemon_id IS NULL OR daemon_id = :id OR lease_until < :now
-       OR daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL))
+  AND (daemon_id IS NULL OR daemon_id = :id
+       OR daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL)
+       OR (lease_until < :now
+           AND (SELECT host FROM daemons WHERE id = workers.daemon_id) IS NOT :host))
 RETURNING state, held, restarts;
 
 -- name: release_workers
@@ -385,3 +395,6 @@ SELECT max(number) FROM worker_runs WHERE worker = :name;
 SELECT CAST(finished_at / 60 AS INTEGER), state, count(*) FROM jobs INDEXED BY jobs_finished
 WHERE finished_at >= :since AND state IN ('succeeded', 'failed')
 GROUP BY 1, 2;
+
+-- name: cancel_asked
+SELECT cancel_requested IS NOT NULL FROM jobs WHERE id = :id AND state = 'running';
