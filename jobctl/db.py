@@ -35,7 +35,7 @@ _MIGRATION_FILES = (
     "002_jobs_due.sql",
     "003_attempt_pids.sql",
     "004_worker_holds.sql",
-
+    "005_jobs_finished.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)

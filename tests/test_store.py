@@ -171,3 +171,11 @@ def test_next_run_at_skips_paused_and_unserved_queues(store: Store) -> None:
     store.set_paused("a", True)
     assert store.next_run_at() == NOW + 10
     assert store.next_run_at(["a"]) is None
+
+
+def test_every_migration_file_is_applied() -> None:
+    from jobctl.db import _SQL_DIR
+
+    numbered = sorted(p.name for p in _SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+    assert SCHEMA_VERSION == 1 + len(numbered)
+    assert [int(name[:3]) for name in numbered] == list(range(2, SCHEMA_VERSION + 1))
