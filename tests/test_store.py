@@ -177,5 +177,5 @@ def test_every_migration_file_is_applied() -> None:
     from jobctl.db import _SQL_DIR
 
     numbered = sorted(p.name for p in _SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
-    assert SCHEMA_VERSION == 1 + len(numbered)
+    assert 1 + len(numbered) == SCHEMA_VERSION
     assert [int(name[:3]) for name in numbered] == list(range(2, SCHEMA_VERSION + 1))

@@ -205,3 +205,25 @@ def test_pages_and_the_text_filter(tmp_path: Path) -> None:
         await until(pilot, lambda: len(rows(app)) == 200 and rows(app)[0] == "450")
 
     scenario(db, steps)
+
+
+def test_changes_while_a_detail_or_dialog_is_open_do_not_crash(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    queue = jobctl.connect(db, None)
+    job_id = queue.add_id(command=["true"])
+
+    async def steps(app: JobctlApp, pilot: Any) -> None:
+        await until(pilot, lambda: rows(app) == [str(job_id)])
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        newer = queue.add_id(command=["true"])  # a snapshot arrives under the detail
+        await pilot.press("escape")
+        await until(pilot, lambda: rows(app)[:1] == [str(newer)])
+        await pilot.press("c")  # the confirmation dialog, then another change
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        third = queue.add_id(command=["true"])
+        await pilot.pause(0.5)
+        await pilot.press("n")
+        await until(pilot, lambda: rows(app)[:1] == [str(third)])
+
+    scenario(db, steps)

@@ -167,20 +167,23 @@ class JobctlApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#counts", DataTable).add_columns(*STATES, "total")
-        self.query_one("#queues", DataTable).add_columns("queue", *STATES, "paused")
-        self.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
-        self.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
-        jobs = self.query_one("#jobs-table", DataTable)
+        # The main screen's widgets, found from there: while a detail or a
+        # dialog is on top, self.query_one() would search that screen.
+        self.main = self.screen
+        self.main.query_one("#counts", DataTable).add_columns(*STATES, "total")
+        self.main.query_one("#queues", DataTable).add_columns("queue", *STATES, "paused")
+        self.main.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
+        self.main.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
+        jobs = self.main.query_one("#jobs-table", DataTable)
         for column, width in zip(JOB_COLUMNS, JOB_WIDTHS, strict=True):
             jobs.add_column(column, key=column, width=width)
-        self.query_one("#schedules-table", DataTable).add_columns(
+        self.main.query_one("#schedules-table", DataTable).add_columns(
             "schedule", "expression", "zone", "next", "last due", "last run"
         )
-        self.query_one("#workers-table", DataTable).add_columns(
+        self.main.query_one("#workers-table", DataTable).add_columns(
             "worker", "state", "pid", "uptime", "restarts", "last exit", "daemon"
         )
-        self.query_one("#daemons-table", DataTable).add_columns(
+        self.main.query_one("#daemons-table", DataTable).add_columns(
             "daemon", "pid", "host", "started", "heartbeat", "running jobs"
         )
         self._show_filter()
@@ -250,7 +253,7 @@ class JobctlApp(App):
     # -- showing ----------------------------------------------------------------
 
     def on_notice(self, notice: Notice) -> None:
-        bar = self.query_one("#notice", Static)
+        bar = self.main.query_one("#notice", Static)
         bar.update(literal(notice.text or ""))
         bar.set_class(notice.text is not None, "shown")
 
@@ -266,23 +269,23 @@ class JobctlApp(App):
     def _fill_overview(self, parts: dict[str, Any], now: float) -> None:
         stats: dict[str, dict[str, int]] = parts["stats"]
         totals = {s: sum(q.get(s, 0) for q in stats.values()) for s in STATES}
-        counts = self.query_one("#counts", DataTable)
+        counts = self.main.query_one("#counts", DataTable)
         counts.clear()
         counts.add_row(*(totals[s] for s in STATES), sum(totals.values()))
-        queues = self.query_one("#queues", DataTable)
+        queues = self.main.query_one("#queues", DataTable)
         queues.clear()
         for name in sorted(set(stats) | parts["paused"]):
             per = stats.get(name, {})
             paused = "paused" if name in parts["paused"] else ""
             queues.add_row(literal(name), *(per.get(s, 0) for s in STATES), paused)
         succeeded, failed = parts["chart"]
-        self.query_one("#chart-title", Static).update(
+        self.main.query_one("#chart-title", Static).update(
             f"Finished per minute, last hour: {sum(succeeded)} succeeded (top),"
             f" {sum(failed)} failed (bottom)"
         )
-        self.query_one("#chart-succeeded", Sparkline).data = succeeded
-        self.query_one("#chart-failed", Sparkline).data = failed
-        failures = self.query_one("#failures", DataTable)
+        self.main.query_one("#chart-succeeded", Sparkline).data = succeeded
+        self.main.query_one("#chart-failed", Sparkline).data = failed
+        failures = self.main.query_one("#failures", DataTable)
         failures.clear()
         for job in parts["failures"]:
             failures.add_row(
@@ -291,7 +294,7 @@ class JobctlApp(App):
                 _ago(now - (job.finished_at or now)) + " ago",
                 literal((job.error or "")[:60]),
             )
-        overview = self.query_one("#daemons-overview", DataTable)
+        overview = self.main.query_one("#daemons-overview", DataTable)
         overview.clear()
         for daemon in parts["daemons"]:
             overview.add_row(
@@ -302,7 +305,7 @@ class JobctlApp(App):
 
     def _fill_jobs(self, jobs: list[Job], now: float) -> None:
         """Update the page in place: changed cells, gone rows, new rows; keep the cursor."""
-        table = self.query_one("#jobs-table", DataTable)
+        table = self.main.query_one("#jobs-table", DataTable)
         selected = self.selected_job_id()
         wanted = {str(job.id): job_cells(job, now) for job in jobs}
         present = {key.value for key in table.rows}
@@ -327,7 +330,7 @@ class JobctlApp(App):
         self._show_filter(len(jobs))
 
     def _fill_schedules(self, schedules: list[ScheduleInfo], now: float) -> None:
-        table = self.query_one("#schedules-table", DataTable)
+        table = self.main.query_one("#schedules-table", DataTable)
         table.clear()
         for info in schedules:
             job = info.last_job
@@ -343,7 +346,7 @@ class JobctlApp(App):
     def _fill_workers(
         self, workers: list[WorkerInfo], daemons: list[DaemonInfo], now: float
     ) -> None:
-        table = self.query_one("#workers-table", DataTable)
+        table = self.main.query_one("#workers-table", DataTable)
         selected = self._cursor_key(table)
         table.clear()
         for worker in workers:
@@ -362,7 +365,7 @@ class JobctlApp(App):
             )
         if selected in {w.name for w in workers}:
             table.move_cursor(row=table.get_row_index(selected), scroll=False)
-        daemon_table = self.query_one("#daemons-table", DataTable)
+        daemon_table = self.main.query_one("#daemons-table", DataTable)
         daemon_table.clear()
         for daemon in daemons:
             daemon_table.add_row(
@@ -381,7 +384,7 @@ class JobctlApp(App):
         page = len(self.newer_than) + 1
         parts.append(f"page {page}" + (f" ({shown} jobs)" if shown is not None else ""))
         parts.append("keys: 0-5 state, / text, [ ] pages, ? help")
-        self.query_one("#filter-bar", Static).update(literal("   ".join(parts)))
+        self.main.query_one("#filter-bar", Static).update(literal("   ".join(parts)))
 
     # -- selection ----------------------------------------------------------------
 
@@ -395,7 +398,7 @@ class JobctlApp(App):
             return None
 
     def selected_job_id(self) -> int | None:
-        key = self._cursor_key(self.query_one("#jobs-table", DataTable))
+        key = self._cursor_key(self.main.query_one("#jobs-table", DataTable))
         return int(key) if key is not None else None
 
     # -- actions ------------------------------------------------------------------
@@ -404,10 +407,10 @@ class JobctlApp(App):
         self.poke.set()
 
     def action_view(self, name: str) -> None:
-        self.query_one("#views", TabbedContent).active = name
+        self.main.query_one("#views", TabbedContent).active = name
         target = {"jobs": "#jobs-table", "workers": "#workers-table"}.get(name)
         if target:
-            self.query_one(target).focus()
+            self.main.query_one(target).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -419,7 +422,7 @@ class JobctlApp(App):
         self._reload()
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter-input", Input)
+        field = self.main.query_one("#filter-input", Input)
         field.add_class("shown")
         field.value = self.text_filter
         field.focus()
@@ -429,22 +432,22 @@ class JobctlApp(App):
         self._close_filter()
 
     def on_key(self, event: Any) -> None:
-        field = self.query_one("#filter-input", Input)
+        field = self.main.query_one("#filter-input", Input)
         if event.key == "escape" and field.has_focus:
             self.text_filter = ""
             self._close_filter()
             event.stop()
 
     def _close_filter(self) -> None:
-        field = self.query_one("#filter-input", Input)
+        field = self.main.query_one("#filter-input", Input)
         field.remove_class("shown")
         self.before_id, self.newer_than = None, []
-        self.query_one("#jobs-table").focus()
+        self.main.query_one("#jobs-table").focus()
         self._show_filter()
         self._reload()
 
     def action_page(self, step: int) -> None:
-        table = self.query_one("#jobs-table", DataTable)
+        table = self.main.query_one("#jobs-table", DataTable)
         if step > 0:
             if table.row_count < PAGE:
                 return  # this is the oldest page
@@ -493,7 +496,7 @@ class JobctlApp(App):
         self._act(toggle, "queue paused or resumed")
 
     def action_worker(self, what: str) -> None:
-        name = self._cursor_key(self.query_one("#workers-table", DataTable))
+        name = self._cursor_key(self.main.query_one("#workers-table", DataTable))
         if name is not None:
             self._act(lambda: self.queue.worker_request(name, what), f"worker {name}: {what}")
 
