@@ -27,7 +27,10 @@ def test_two_daemons_enqueue_each_due_time_once(cli: Cli, write_config, daemons)
     due_times = [due for _, due, _ in jobs]
     assert len(set(due_times)) == len(due_times)  # no due time twice
     assert all(due == int(due) for due in due_times)  # on the 1 s grid, whoever woke late
-    assert len(due_times) <= due_times[-1] - due_times[0] + 1
+    span = due_times[-1] - due_times[0] + 1
+    # One run per second of the span, allowing one second a busy machine let
+    # slip past (catch_up = "once" then runs only the latest): 5 to 7 in 6 s.
+    assert span - 1 <= len(due_times) <= span
 
 
 def test_schedules_lists_next_and_last_run(cli: Cli, write_config, daemons) -> None:
