@@ -559,6 +559,12 @@ class WorkerInfo(NamedTuple):
     runs: int | None
     now: float
 
+    def last_exit_text(self) -> str:
+        """'exit 1', 'signal 9', or '' before the first run ended."""
+        if self.last_exit is None:
+            return ""
+        return f"signal {-self.last_exit}" if self.last_exit < 0 else f"exit {self.last_exit}"
+
     def to_json(self) -> dict[str, Any]:
         running = self.state == "running"
         return {

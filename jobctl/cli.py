@@ -550,11 +550,7 @@ def workers(
         for w in infos:
             shown = w.to_json()
             uptime = shown["uptime_seconds"]
-            last = (
-                ""
-                if w.last_exit is None
-                else (f"signal {-w.last_exit}" if w.last_exit < 0 else f"exit {w.last_exit}")
-            )
+            last = w.last_exit_text()
             rows.append(
                 (
                     w.name,

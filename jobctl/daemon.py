@@ -524,8 +524,7 @@ class Daemon:
         for job_id, pid, pid_started, host in self.store.orphaned_processes(attempts):
             # Only a process that provably is the one recorded: pids are reused.
             if host == self.host and pid_started is not None and pid_alive(pid, pid_started):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+                runner.signal_group(pid, signal.SIGKILL)
                 self._log(None, f"job {job_id}: killed process group {pid} its dead daemon left")
 
     def _abandon(self, now: float) -> None:

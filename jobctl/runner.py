@@ -174,20 +174,20 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
                 reason = "timed_out"
             if reason is not None:
                 stopping, term_sent_at = reason, now
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
         elif term_sent_at is not None and now - term_sent_at >= attempt.kill_grace:
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             term_sent_at = None
         if proc.poll() is not None:
             # The command is done; a background child of it may still hold the
             # pipe.  Give it a moment to flush, then end the whole group.
             exited_at = exited_at or now
             if now - exited_at > 0.2:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 break
     status = proc.wait()
     proc.stdout.close()
-    _signal_group(proc.pid, signal.SIGKILL)  # nothing of the job outlives it
+    signal_group(proc.pid, signal.SIGKILL)  # nothing of the job outlives it
     if stopping == "timed_out":
         limit = attempt.job.timeout or 0
         return attempt.outcome(
@@ -203,7 +203,8 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
     return attempt.outcome("failed", exit_status=status, error=f"exit status {status}")
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal a process group that may be gone already (or never was ours to signal)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 

@@ -10,7 +10,6 @@ host (pid and start time recorded), so two copies never run.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import select
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.models import Config, WorkerSpec
+from jobctl.runner import signal_group
 from jobctl.store import Store
 
 POLL = 0.05  # seconds between a worker thread's checks for a stop request
@@ -119,7 +119,7 @@ class Supervisor:
             worker.next_start = None
             if worker.run is not None and worker.run.stop_reason is None:
                 worker.run.stop_reason = "shutdown"
-                _signal_group(worker.run.proc.pid, signal.SIGTERM)
+                signal_group(worker.run.proc.pid, signal.SIGTERM)
 
     def kill_now(self) -> None:
         """A second signal: SIGKILL at the next check instead of after kill_grace."""
@@ -158,11 +158,11 @@ class Supervisor:
         if pid_started is None or not pid_alive(pid, pid_started):
             return
         self.log(f"worker {name}: stopping process group {pid} its last daemon left running")
-        _signal_group(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + min(grace, 5.0)
         while time.monotonic() < deadline and pid_alive(pid, pid_started):
             time.sleep(0.05)
-        _signal_group(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
 
     def _request(self, name: str, requested: str, now: float) -> None:
         worker = self.owned.get(name)
@@ -171,7 +171,7 @@ class Supervisor:
         self.log(f"worker {name}: {requested} requested")
         if requested in ("stop", "restart") and worker.run is not None:
             worker.run.stop_reason = requested
-            _signal_group(worker.run.proc.pid, signal.SIGTERM)
+            signal_group(worker.run.proc.pid, signal.SIGTERM)
         if requested == "stop":
             worker.held, worker.next_start = True, None
             if worker.run is None:
@@ -288,7 +288,7 @@ class Supervisor:
                 if term_sent is None:
                     term_sent = now  # the SIGTERM went out with the request
                 elif now - term_sent >= run.kill_grace:
-                    _signal_group(proc.pid, signal.SIGKILL)
+                    signal_group(proc.pid, signal.SIGKILL)
             if proc.poll() is not None:
                 # Exited; a background child may still hold the pipe.
                 exited_at = exited_at or now
@@ -296,7 +296,7 @@ class Supervisor:
                     break
         status = proc.wait()
         proc.stdout.close()
-        _signal_group(proc.pid, signal.SIGKILL)  # nothing of it outlives the run
+        signal_group(proc.pid, signal.SIGKILL)  # nothing of it outlives the run
         run.exit_status, run.signal = (None, -status) if status < 0 else (status, None)
         run.lived = time.monotonic() - run.started
         self.ended.append(run)
@@ -311,8 +311,3 @@ def _argv(spec: WorkerSpec) -> list[str]:
 
 def _jitter(delay: float) -> float:
     return delay * random.uniform(0.9, 1.1)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)

@@ -352,14 +352,13 @@ class JobctlApp(App):
         for worker in workers:
             shown = worker.to_json()
             uptime = shown["uptime_seconds"]
-            last = worker.last_exit
             table.add_row(
                 literal(worker.name),
                 worker.state,
                 shown["pid"] or "",
                 _ago(uptime) if uptime is not None else "",
                 worker.restarts,
-                "" if last is None else (f"signal {-last}" if last < 0 else f"exit {last}"),
+                worker.last_exit_text(),
                 worker.daemon_id or "",
                 key=worker.name,
             )
