@@ -152,11 +152,23 @@ def _feed_stdin(proc: subprocess.Popen[bytes], data: bytes) -> None:
     threading.Thread(target=feed, daemon=True).start()
 
 
-def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
+def watch_process(
+    proc: subprocess.Popen[bytes],
+    output: Callable[[bytes], None],
+    stop_reason: Callable[[], str | None],
+    kill_grace: Callable[[], float],
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[int, str | None]:
+    """Pass a process group's output on until it ends; (exit status, why we stopped it).
+
+    A stop reason (or the timeout, as "timed_out") sends SIGTERM to the
+    group, SIGKILL after kill_grace() (read each time: a second signal to
+    the daemon makes it 0).  Used for job commands and long-running workers.
+    """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
-    start = attempt.clock()
-    timeout = attempt.job.timeout
+    start = clock()
     stopping: str | None = None  # why we signalled the group
     term_sent_at: float | None = None
     exited_at: float | None = None
@@ -166,16 +178,16 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break  # every holder of the pipe is gone
-            attempt.output(chunk)
-        now = attempt.clock()
+            output(chunk)
+        now = clock()
         if stopping is None:
-            reason = attempt.stop_reason()
+            reason = stop_reason()
             if reason is None and timeout is not None and now - start >= timeout:
                 reason = "timed_out"
             if reason is not None:
                 stopping, term_sent_at = reason, now
                 signal_group(proc.pid, signal.SIGTERM)
-        elif term_sent_at is not None and now - term_sent_at >= attempt.kill_grace:
+        elif term_sent_at is not None and now - term_sent_at >= kill_grace():
             signal_group(proc.pid, signal.SIGKILL)
             term_sent_at = None
         if proc.poll() is not None:
@@ -187,7 +199,19 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
                 break
     status = proc.wait()
     proc.stdout.close()
-    signal_group(proc.pid, signal.SIGKILL)  # nothing of the job outlives it
+    signal_group(proc.pid, signal.SIGKILL)  # nothing of it outlives it
+    return status, stopping
+
+
+def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
+    status, stopping = watch_process(
+        proc,
+        attempt.output,
+        attempt.stop_reason,
+        lambda: attempt.kill_grace,
+        attempt.job.timeout,
+        attempt.clock,
+    )
     if stopping == "timed_out":
         limit = attempt.job.timeout or 0
         return attempt.outcome(

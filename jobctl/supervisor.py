@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import shlex
 import signal
 import subprocess
@@ -24,10 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.models import Config, WorkerSpec
-from jobctl.runner import signal_group
+from jobctl.runner import signal_group, watch_process
 from jobctl.store import Store
-
-POLL = 0.05  # seconds between a worker thread's checks for a stop request
 
 
 class Run:
@@ -271,32 +268,12 @@ class Supervisor:
     # -- a worker's own thread ------------------------------------------------
 
     def _watch(self, run: Run) -> None:
-        proc = run.proc
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        term_sent: float | None = None
-        exited_at: float | None = None
-        while True:
-            ready, _, _ = select.select([fd], [], [], POLL)
-            if ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break  # every holder of the pipe is gone
-                self.output.append((run.spec.name, run.number, chunk))
-            now = time.monotonic()
-            if run.stop_reason is not None:
-                if term_sent is None:
-                    term_sent = now  # the SIGTERM went out with the request
-                elif now - term_sent >= run.kill_grace:
-                    signal_group(proc.pid, signal.SIGKILL)
-            if proc.poll() is not None:
-                # Exited; a background child may still hold the pipe.
-                exited_at = exited_at or now
-                if now - exited_at > 0.2:
-                    break
-        status = proc.wait()
-        proc.stdout.close()
-        signal_group(proc.pid, signal.SIGKILL)  # nothing of it outlives the run
+        status, _ = watch_process(
+            run.proc,
+            lambda chunk: self.output.append((run.spec.name, run.number, chunk)),
+            lambda: run.stop_reason,
+            lambda: run.kill_grace,
+        )
         run.exit_status, run.signal = (None, -status) if status < 0 else (status, None)
         run.lived = time.monotonic() - run.started
         self.ended.append(run)
