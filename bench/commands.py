@@ -12,46 +12,18 @@ medians are printed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from jobctl.store import Store
+from timing import drain_once
 
 
 def jobctl_rate(jobs: int, threads: int) -> float:
-    jobctl = str(Path(sys.executable).with_name("jobctl"))
-    with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder)
-        (home / "jobs.toml").write_text('[jobs.true]\ncommand = "true"\n')
-        env = os.environ | {"JOBCTL_DB": str(home / "bench.db"), "JOBCTL_CONFIG": ""}
-        subprocess.run(
-            [jobctl, "add", "true", "--batch", "-"],
-            input=b"{}\n" * jobs,
-            cwd=home,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            [jobctl, "daemon", "--drain", "--concurrency", str(threads)],
-            cwd=home,
-            env=env,
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-        store = Store.open(home / "bench.db")
-        first, last, done = store.conn.execute(
-            "SELECT min(started_at), max(finished_at), count(*) FROM attempts"
-            " WHERE outcome = 'succeeded'"
-        ).fetchall()[0]
-        store.close()
-    assert done == jobs, f"{done} of {jobs} succeeded"
-    return done / (last - first)
+    first, _, last_finish, done = drain_once(
+        '[jobs.true]\ncommand = "true"\n', "true", jobs, threads
+    )
+    return done / (last_finish - first)
 
 
 def xargs_rate(jobs: int, threads: int) -> float:

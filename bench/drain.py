@@ -9,14 +9,9 @@ Throughput is measured from the first attempt's start to the last one's
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from jobctl.store import Store
+from timing import drain_once
 
 
 def main() -> None:
@@ -33,33 +28,9 @@ def main() -> None:
 
 
 def drain_rate(jobs: int, threads: int) -> float:
-    jobctl = str(Path(sys.executable).with_name("jobctl"))
-    with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder)
-        (home / "jobs.toml").write_text('[jobs.noop]\nhandler = "jobctl.examples:noop"\n')
-        env = os.environ | {"JOBCTL_DB": str(home / "bench.db"), "JOBCTL_CONFIG": ""}
-        lines = "{}\n" * jobs
-        subprocess.run(
-            [jobctl, "add", "noop", "--batch", "-"],
-            input=lines.encode(),
-            cwd=home,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            [jobctl, "daemon", "--drain", "--concurrency", str(threads)],
-            cwd=home,
-            env=env,
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-        store = Store.open(home / "bench.db")
-        first, last, done = store.conn.execute(
-            "SELECT min(started_at), max(started_at), count(*) FROM attempts"
-        ).fetchall()[0]
-    assert done == jobs, f"{done} of {jobs} ran"
-    return (done - 1) / (last - first)
+    config = '[jobs.noop]\nhandler = "jobctl.examples:noop"\n'
+    first, last_start, _, done = drain_once(config, "noop", jobs, threads)
+    return (done - 1) / (last_start - first)
 
 
 if __name__ == "__main__":

@@ -23,3 +23,49 @@ def wall_times(
 def summary(times: Sequence[float]) -> str:
     ms = sorted(t * 1000 for t in times)
     return f"median {statistics.median(ms):.1f} ms (min {ms[0]:.1f}, max {ms[-1]:.1f})"
+
+
+def drain_once(
+    config: str, job_type: str, jobs: int, threads: int
+) -> tuple[float, float, float, int]:
+    """Queue `jobs` jobs of `job_type` (declared in `config`, a jobs.toml text)
+    in a fresh database, run one `jobctl daemon --drain` on them; (first
+    start, last start, last finish, jobs that succeeded), from the database."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from jobctl.store import Store
+
+    jobctl = str(Path(sys.executable).with_name("jobctl"))
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        (home / "jobs.toml").write_text(config)
+        env = os.environ | {"JOBCTL_DB": str(home / "bench.db"), "JOBCTL_CONFIG": ""}
+        subprocess.run(
+            [jobctl, "add", job_type, "--batch", "-"],
+            input=b"{}\n" * jobs,
+            cwd=home,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [jobctl, "daemon", "--drain", "--concurrency", str(threads)],
+            cwd=home,
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        store = Store.open(home / "bench.db")
+        try:
+            row = store.conn.execute(
+                "SELECT min(started_at), max(started_at), max(finished_at), count(*)"
+                " FROM attempts WHERE outcome = 'succeeded'"
+            ).fetchall()[0]
+        finally:
+            store.close()
+    first, last_start, last_finish, done = row
+    assert done == jobs, f"{done} of {jobs} succeeded"
+    return first, last_start, last_finish, done
