@@ -36,6 +36,7 @@ _MIGRATION_FILES = (
     "003_attempt_pids.sql",
     "004_worker_holds.sql",
     "005_jobs_finished.sql",
+    "006_drop_jobs_due.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -558,9 +558,25 @@ class Store:
         return bytes(output or b""), size, bool(ended)
 
     def next_run_at(self, queues: Sequence[str] | None = None) -> float | None:
-        """When the next job due in an unpaused queue (of `queues`, if given) is due."""
-        served = json.dumps(list(queues)) if queues is not None else None
-        return self._value(Q["next_run_at"], {"queues": served})
+        """When the next job due in an unpaused queue (of `queues`, if given) is due.
+
+        A skip-scan of jobs_ready: per queue, per priority level, the first
+        entry is that level's earliest run_at.  A few seeks for the usual
+        handful of queues and levels, and no index of its own to keep up
+        on every enqueue.
+        """
+        paused = {r[0] for r in self._rows(Q["paused_names"])}
+        soonest = None
+        for (queue,) in self._rows(Q["ready_queues"]):
+            if queue in paused or (queues is not None and queue not in queues):
+                continue
+            level = self._value(Q["top_priority"], {"queue": queue})
+            while level is not None:
+                run_at = self._value(Q["first_run_at"], {"queue": queue, "priority": level})
+                if run_at is not None and (soonest is None or run_at < soonest):
+                    soonest = run_at
+                level = self._value(Q["priority_below"], {"queue": queue, "below": level})
+        return soonest
 
     def claim(
         self,

@@ -198,13 +198,21 @@ SELECT id, type, priority, run_at FROM jobs INDEXED BY jobs_ready
 WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
 ORDER BY priority DESC, run_at, id LIMIT :limit;
 
--- name: next_run_at
--- When the next job this daemon may run is due: not in a paused queue, and
--- in :queues (a JSON array) when the daemon serves only those.
-SELECT min(run_at) FROM jobs INDEXED BY jobs_due
-WHERE state = 'queued' AND waiting = 0
-  AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
-  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
+-- name: top_priority
+-- The highest priority level of a queue's ready jobs: one seek in jobs_ready,
+-- whose order is priority DESC.
+SELECT max(priority) FROM jobs INDEXED BY jobs_ready
+WHERE state = 'queued' AND waiting = 0 AND queue = :queue;
+
+-- name: priority_below
+-- The next level down (two queries, not one with an OR: that defeats the seek).
+SELECT max(priority) FROM jobs INDEXED BY jobs_ready
+WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND priority < :below;
+
+-- name: first_run_at
+-- The earliest run_at of one (queue, priority) level: the first entry there.
+SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
+WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND priority = :priority;
 
 -- name: running_per_queue
 SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
