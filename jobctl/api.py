@@ -165,10 +165,10 @@ class Queue:
 
     def _payload_json(self, payload: Any) -> str:
         try:
-            text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+            text = _encode_json(payload)
         except (TypeError, ValueError) as exc:
             raise InputError(f"the payload is not JSON-serializable: {exc}") from None
-        size = len(text.encode())
+        size = len(text)  # ASCII (ensure_ascii), so characters are bytes
         if size > self.config.max_payload:
             raise InputError(
                 f"the payload is {size} bytes, over max_payload ({self.config.max_payload} bytes)"
@@ -251,7 +251,10 @@ class Queue:
         key = template.unique_key
         if key is not None and "{" in key:
             key = _fill(key, payload, "unique")
-        return template._replace(payload=payload_json, unique_key=key)
+            return template._replace(payload=payload_json, unique_key=key)
+        # The payload is field 1: a tuple slice is several times cheaper than
+        # _replace(), and a batch of 100,000 jobs makes 100,000 of these.
+        return _new_tuple(NewJob, (template[0], payload_json, *template[2:]))
 
     def _job_type(self, name: str) -> JobType:
         job_type = self.config.jobs.get(name)
@@ -677,6 +680,11 @@ class OutputFollower:
             if self.progress(self.number + 1) is None:
                 return chunks
             self.number, self.seen = self.number + 1, 0
+
+
+# One encoder for every payload: json.dumps() with options builds a new one per call.
+_encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_new_tuple = tuple.__new__
 
 
 def _unique_key(unique: str | bool | None) -> str | None:
