@@ -30,6 +30,7 @@ from typing import Any
 from jobctl import runner
 from jobctl.errors import JobctlError
 from jobctl.models import Config, Job, JobType, Outcome, iso
+from jobctl.processes import pid_alive, process_start_time, signal_group
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
 
@@ -45,38 +46,6 @@ _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
 
 class UnsafeFiles(JobctlError):
     """Refusing to run jobs from files other users can write."""
-
-
-def process_start_time(pid: int) -> float | None:
-    """When `pid` started (clock ticks since boot, from /proc), to tell a reused pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            fields = file.read().rsplit(b")", 1)[1].split()
-        return float(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int, started: float | None) -> bool:
-    """Whether `pid` still runs and is the process that started at `started`.
-
-    A zombie counts as dead: a kill -9'd daemon stays one until its parent
-    reaps it, and it will never heartbeat again.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            fields = file.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return True  # no /proc: the signal check is all there is
-    if fields[0] == b"Z":
-        return False
-    return started is None or float(fields[19]) == started
 
 
 def check_private(paths: list[Path]) -> None:
@@ -524,7 +493,7 @@ class Daemon:
         for job_id, pid, pid_started, host in self.store.orphaned_processes(attempts):
             # Only a process that provably is the one recorded: pids are reused.
             if host == self.host and pid_started is not None and pid_alive(pid, pid_started):
-                runner.signal_group(pid, signal.SIGKILL)
+                signal_group(pid, signal.SIGKILL)
                 self._log(None, f"job {job_id}: killed process group {pid} its dead daemon left")
 
     def _abandon(self, now: float) -> None:

@@ -21,34 +21,9 @@ import traceback
 from typing import Any, TextIO
 
 
-class ProcessContext:
-    """The `ctx` a handler receives, in its own process."""
-
-    def __init__(self, job: dict[str, Any], payload: Any, channel: TextIO) -> None:
-        from jobctl.runner import _JobView
-
-        self.job = _JobView(job["id"], job["type"], job["attempt"], payload, job["queue"])
-        self._channel = channel
-        self._stopping = False
-        signal.signal(signal.SIGTERM, self._on_term)
-
-    def _on_term(self, signum: int, frame: Any) -> None:
-        self._stopping = True
-
-    def log(self, message: str, **data: Any) -> None:
-        """Keep a line with this attempt: `jobctl logs` and the TUI show it."""
-        line = {"log": str(message), "data": data or None}
-        self._channel.write(json.dumps(line, default=str) + "\n")
-
-    def shutting_down(self) -> bool:
-        """True once the daemon wants this job to stop (timeout, cancel or shutdown)."""
-        return self._stopping
-
-
-class WorkerContext:
-    """The `ctx` of a handler run as a long-running worker: no job, logs to stdout."""
-
-    job = None
+class _StopsOnSigterm:
+    """shutting_down() turns true at SIGTERM (a timeout, a cancel, a shutdown);
+    SIGKILL follows after kill_grace."""
 
     def __init__(self) -> None:
         self._stopping = False
@@ -57,13 +32,35 @@ class WorkerContext:
     def _on_term(self, signum: int, frame: Any) -> None:
         self._stopping = True
 
+    def shutting_down(self) -> bool:
+        """True once the daemon wants this handler to stop."""
+        return self._stopping
+
+
+class ProcessContext(_StopsOnSigterm):
+    """The `ctx` a handler receives, in its own process."""
+
+    def __init__(self, job: dict[str, Any], payload: Any, channel: TextIO) -> None:
+        from jobctl.runner import _JobView
+
+        super().__init__()
+        self.job = _JobView(job["id"], job["type"], job["attempt"], payload, job["queue"])
+        self._channel = channel
+
+    def log(self, message: str, **data: Any) -> None:
+        """Keep a line with this attempt: `jobctl logs` and the TUI show it."""
+        line = {"log": str(message), "data": data or None}
+        self._channel.write(json.dumps(line, default=str) + "\n")
+
+
+class WorkerContext(_StopsOnSigterm):
+    """The `ctx` of a handler run as a long-running worker: no job, logs to stdout."""
+
+    job = None
+
     def log(self, message: str, **data: Any) -> None:
         extra = "".join(f" {k}={v}" for k, v in data.items())
         print(f"{message}{extra}", flush=True)
-
-    def shutting_down(self) -> bool:
-        """True once the daemon wants the worker to stop; SIGKILL follows after kill_grace."""
-        return self._stopping
 
 
 def worker_main(spec: str) -> int:

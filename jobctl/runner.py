@@ -5,7 +5,6 @@ back to the daemon through callbacks.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobctl.models import Job, JobType, Outcome
+from jobctl.processes import signal_group
 
 PAYLOAD_ENV_LIMIT = 64 * 1024
 POLL = 0.05  # seconds between checks for timeout, cancel and shutdown
@@ -225,12 +225,6 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
         name = signal.Signals(-status).name
         return attempt.outcome("failed", signal=-status, error=f"killed by {name}")
     return attempt.outcome("failed", exit_status=status, error=f"exit status {status}")
-
-
-def signal_group(pgid: int, sig: int) -> None:
-    """Signal a process group that may be gone already (or never was ours to signal)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 class Context:

@@ -208,11 +208,7 @@ class Store:
 
     def output_progress(self, job_id: int, attempt: int) -> tuple[bytes, int, bool] | None:
         """(kept output, bytes written in all, ended) of one attempt; None if it has not begun."""
-        rows = self._rows(Q["output_progress"], {"id": job_id, "number": attempt})
-        if not rows:
-            return None
-        output, size, ended = rows[0]
-        return bytes(output or b""), size, bool(ended)
+        return _progress(self._rows(Q["output_progress"], {"id": job_id, "number": attempt}))
 
     def log_lines(self, job_id: int, attempt: int, after: int = 0) -> list[LogLine]:
         rows = self._rows(Q["log_lines_of"], {"id": job_id, "attempt": attempt, "after": after})
@@ -551,11 +547,8 @@ class Store:
         return self._value(Q["latest_worker_run"], {"name": name})
 
     def worker_output_progress(self, name: str, number: int) -> tuple[bytes, int, bool] | None:
-        rows = self._rows(Q["worker_output"], {"name": name, "number": number})
-        if not rows:
-            return None
-        output, size, ended = rows[0]
-        return bytes(output or b""), size, bool(ended)
+        """Like output_progress, for one run of a worker."""
+        return _progress(self._rows(Q["worker_output"], {"name": name, "number": number}))
 
     def next_run_at(self, queues: Sequence[str] | None = None) -> float | None:
         """When the next job due in an unpaused queue (of `queues`, if given) is due.
@@ -825,6 +818,14 @@ class Store:
             Q["add_event"],
             {"job_id": job_id, "at": at, "kind": kind, "attempt": attempt, "detail": detail},
         )
+
+
+def _progress(rows: list[tuple[Any, ...]]) -> tuple[bytes, int, bool] | None:
+    """An output_progress row (output, output_size, ended) as Python values."""
+    if not rows:
+        return None
+    output, size, ended = rows[0]
+    return bytes(output or b""), size, bool(ended)
 
 
 def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | None) -> tuple:

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.models import Config, WorkerSpec
-from jobctl.runner import signal_group, watch_process
+from jobctl.processes import pid_alive, process_start_time, signal_group
+from jobctl.runner import watch_process
 from jobctl.store import Store
 
 
@@ -150,8 +151,6 @@ class Supervisor:
 
     def _stop_leftover(self, name: str, pid: int, pid_started: float | None, grace: float) -> None:
         """Kill what a dead owner left running: pids are reused, so check the start time."""
-        from jobctl.daemon import pid_alive
-
         if pid_started is None or not pid_alive(pid, pid_started):
             return
         self.log(f"worker {name}: stopping process group {pid} its last daemon left running")
@@ -195,8 +194,6 @@ class Supervisor:
             self.log(f"worker {spec.name}: cannot start: {exc.strerror or exc}")
             self._after_failure(worker, now, lived=0.0)
             return
-        from jobctl.daemon import process_start_time
-
         number = self.store.worker_started(
             spec.name, self.daemon_id, proc.pid, process_start_time(proc.pid), now
         )
