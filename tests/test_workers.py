@@ -106,7 +106,11 @@ def test_exactly_one_copy_with_two_daemons_and_after_kill_9_of_its_daemon(
         return now["daemon_id"] not in (None, owner) and now["state"] == "running"
 
     wait_for(taken_over, timeout=15, what="another daemon runs the worker")
-    wait_for(lambda: orphan not in copies("sleep 972.5"), what="the orphan stopped")
+    # The new owner stops the orphan first, then starts its own copy.
+    wait_for(
+        lambda: (now := copies("sleep 972.5")) != [] and orphan not in now,
+        what="the orphan stopped and a new copy started",
+    )
     assert len(copies("sleep 972.5")) == 1
     survivors = [p for p in (first, second) if p.pid != owner_pid]
     assert all(p.poll() is None for p in survivors)
