@@ -128,7 +128,7 @@ class Queue:
         payload_json = self._payload_json(payload)
         template = self._template(type, **options)
         job = self._finish(template, payload_json, payload)
-        return self.store.add_jobs([job], self.clock())[0]
+        return self.store.add_job(job, self.clock())
 
     def scheduled_job(self, type: str, due: float) -> NewJob:
         """The job a schedule enqueues for one due time: the type's cron_data as payload."""
@@ -139,8 +139,7 @@ class Queue:
     def add_many(self, type: str, payloads: Iterable[Any], **options: Any) -> list[int]:
         """Add one job of `type` per payload, all in one transaction (all or nothing)."""
         template = self._template(type, **options)
-        jobs = [self._finish(template, self._payload_json(p), p) for p in payloads]
-        return self.store.add_jobs(jobs, self.clock())
+        return self._add_batch(template, ((None, p) for p in payloads), decode=False)
 
     def add_json_lines(self, type: str, lines: Iterable[str], **options: Any) -> list[int]:
         """Add one job per line of JSON, all in one transaction.
@@ -148,20 +147,40 @@ class Queue:
         Blank lines are skipped; an error names its line and adds nothing.
         """
         template = self._template(type, **options)
-        jobs = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
+        numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
+        ids = self._add_batch(template, numbered, decode=True)
+        if not ids:
+            raise InputError("the batch has no lines")
+        return ids
+
+    def _add_batch(
+        self, template: NewJob, numbered: Iterable[tuple[int | None, Any]], decode: bool
+    ) -> list[int]:
+        """Jobs like `template`, one per payload (with its line number, if any)."""
+        job_type = self.config.jobs.get(template.type) if template.type else None
+        placeholders = job_type is not None and job_type.command is not None
+        # A key with placeholders differs per job: those go row by row.
+        keyed = template.unique_key is not None and "{" in template.unique_key
+        jobs, texts = [], []
+        for number, item in numbered:
             try:
-                payload = json.loads(line)
-                jobs.append(self._finish(template, self._payload_json(payload), payload))
-            except ValueError as exc:
+                payload = json.loads(item) if decode else item
+                text = self._payload_json(payload)
+                if keyed:
+                    jobs.append(self._finish(template, text, payload))
+                    continue
+                if placeholders:
+                    _check_placeholders(job_type, payload)
+                texts.append(text)
+            except json.JSONDecodeError as exc:
                 raise InputError(f"line {number}: invalid JSON: {exc}") from None
             except InputError as exc:
+                if number is None:
+                    raise
                 raise InputError(f"line {number}: {exc}") from None
-        if not jobs:
-            raise InputError("the batch has no lines")
-        return self.store.add_jobs(jobs, self.clock())
+        if keyed:
+            return self.store.add_jobs(jobs, self.clock())
+        return self.store.add_batch(template, texts, self.clock()) if texts else []
 
     def _payload_json(self, payload: Any) -> str:
         try:

@@ -18,6 +18,7 @@ import apsw
 from jobctl.errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_CHECKPOINT_PAGES = 4_000
 _SQL_DIR = Path(__file__).parent / "sql"
 
 
@@ -37,6 +38,7 @@ _MIGRATION_FILES = (
     "004_worker_holds.sql",
     "005_jobs_finished.sql",
     "006_drop_jobs_due.sql",
+    "007_lean_jobs.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -49,6 +51,11 @@ def open_db(path: Path, durability: str = "normal") -> apsw.Connection:
         conn = apsw.Connection(str(path))
         conn.set_busy_timeout(BUSY_TIMEOUT_MS)
         conn.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+        # Checkpoint every 4,000 WAL pages (16 MB), not SQLite's 1,000: an
+        # enqueue rewrites the same two hot pages, so a longer WAL copies
+        # fewer distinct pages back per job and fsyncs less often.  One-call
+        # enqueues went from 30,300 to 35,000/s (bench/workloads.py enqueue).
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         _migrate(conn)
     except apsw.Error as exc:
         raise explain(exc, path) from None

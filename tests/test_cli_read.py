@@ -106,6 +106,34 @@ def test_purge_deletes_old_finished_jobs_only(cli: Cli, three: list[str]) -> Non
     fail_one_line(cli("purge", "--older-than", "a while"), 2)
 
 
+def test_purge_keeps_the_newest_job_so_no_id_is_given_twice(cli: Cli, three: list[str]) -> None:
+    cli.ok("cancel", *three)
+    assert cli.ok("purge", "--older-than", "0s").strip() == "purged 2 job(s)"
+    assert [j["id"] for j in cli.json("ls")] == [int(three[2])]
+    assert cli.ok("add", "--", "true").strip() == str(int(three[2]) + 1)
+
+
+def test_queued_jobs_ready_or_waiting_are_listed_and_counted_together(
+    cli: Cli, three: list[str]
+) -> None:
+    child = cli.ok("add", "--queue", "a", "--after", three[1], "--", "true").strip()
+    newest = cli.ok("add", "--queue", "b", "--", "true").strip()
+    cli.ok("cancel", three[2])
+    listed = [str(j["id"]) for j in cli.json("ls", "--state", "queued")]
+    assert listed == [newest, child, three[1], three[0]]
+    assert [str(j["id"]) for j in cli.json("ls", "--state", "queued", "--limit", "2")] == [
+        newest,
+        child,
+    ]
+    assert [str(j["id"]) for j in cli.json("ls", "--state", "queued", "--queue", "a")] == [
+        child,
+        three[0],
+    ]
+    counts = {row["queue"]: row for row in cli.json("stats")}
+    assert counts["a"]["queued"] == 2 and counts["a"]["cancelled"] == 1
+    assert counts["b"]["queued"] == 2
+
+
 def test_every_command_has_help_with_an_example(cli: Cli) -> None:
     commands = ["init", "check", "add", "ls", "show", "logs", "stats", "retry", "cancel"]
     for command in [*commands, "purge", "pause", "resume"]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import apsw
 import pytest
 
-from jobctl.db import SCHEMA_VERSION
+from jobctl.db import MIGRATIONS, SCHEMA_VERSION, Q
 from jobctl.errors import DatabaseError, WrongState
 from jobctl.models import TRANSITIONS, NewJob, Outcome, State
 from jobctl.store import Store
@@ -50,6 +51,25 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     assert again.get(1).state == State.QUEUED
 
 
+def test_migration_7_keeps_a_purged_newest_id_used(tmp_path: Path) -> None:
+    # A database at version 6 whose newest job (id 3) was purged: AUTOINCREMENT
+    # remembered 3, a plain rowid table would give 3 again.
+    path = tmp_path / "old.db"
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA journal_mode = WAL")
+    for migration in MIGRATIONS[:6]:
+        conn.execute(migration)
+    for _ in range(3):
+        conn.execute("INSERT INTO jobs (command, run_at, created_at) VALUES ('[\"true\"]', 0, 0)")
+    conn.execute("DELETE FROM jobs WHERE id = 3")
+    conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    store = Store.open(path)
+    assert [j.id for j in store.list()] == [3, 2, 1]
+    assert store.get(3).state == State.CANCELLED and "placeholder" in (store.get(3).error or "")
+    assert store.add_jobs([job()], NOW) == [4]
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     Store.open(path).conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
@@ -57,18 +77,31 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         Store.open(path)
 
 
-def test_claiming_and_counting_use_indexes(store: Store) -> None:
-    def plan(sql: str) -> str:
-        return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+def test_claiming_counting_and_listing_use_indexes(store: Store) -> None:
+    def plan(sql: str, params: Any = ()) -> str:
+        return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
     claim = plan(
         "SELECT id FROM jobs WHERE queue = 'default' AND state = 'queued' AND waiting = 0 "
         "AND run_at <= 0 ORDER BY priority DESC, run_at, id LIMIT 10"
     )
     assert "jobs_ready" in claim and "TEMP B-TREE" not in claim
-    assert "COVERING INDEX jobs_state_queue" in plan(
-        "SELECT queue, state, count(*) FROM jobs GROUP BY state, queue"
-    )
+    stats = plan(Q["stats"])
+    for index in ("jobs_state_queue", "jobs_ready"):
+        assert f"COVERING INDEX {index}" in stats
+    assert "jobs_waiting" in stats
+    assert "jobs_state_id" in plan(Q["retryable_ids"], {"type": None, "queue": None})
+    assert "jobs_running" in plan(Q["running_per_queue"])
+
+    # The SQL `ls --state` runs, caught on its way to SQLite.
+    listed: list[str] = []
+    store._rows = lambda sql, params=(): listed.append(plan(sql, params)) or []  # type: ignore[method-assign]
+    store.list(state="failed")
+    store.list(state="queued")
+    failed, queued = listed
+    assert "INDEX jobs_state_id" in failed and "SCAN jobs" not in failed
+    assert "COVERING INDEX jobs_ready" in queued and "jobs_waiting" in queued
+    assert "SCAN jobs " not in queued.replace("SCAN jobs USING", "")
 
 
 def test_cancel_and_retry_follow_the_transition_table(store: Store) -> None:
@@ -179,3 +212,23 @@ def test_every_migration_file_is_applied() -> None:
     numbered = sorted(p.name for p in _SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
     assert 1 + len(numbered) == SCHEMA_VERSION
     assert [int(name[:3]) for name in numbered] == list(range(2, SCHEMA_VERSION + 1))
+
+
+def test_a_batch_keeps_every_payload_exactly_and_in_order(tmp_path: Path) -> None:
+    import json
+
+    import jobctl
+
+    payloads = [
+        0.1 + 0.2, 1e-300, 2**70, -0.0, "é\u2028\"\\\n", "", None, True, [],
+        {"nested": {"list": [1.5, "x"], "t": False}}, "[1]", "null",
+    ]  # fmt: skip
+    (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
+    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
+    ids = queue.add_many("t", payloads)
+    assert ids == list(range(ids[0], ids[0] + len(payloads)))
+    for job_id, payload in zip(ids, payloads, strict=True):
+        stored = queue.store.conn.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,))
+        assert stored.fetchall()[0][0] == json.dumps(payload, separators=(",", ":"))
+        assert repr(queue.get(job_id).payload) == repr(payload)
+    assert queue.add_many("t", []) == []
