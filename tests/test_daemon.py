@@ -42,6 +42,10 @@ def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> No
     ids = [cli.ok("add", "--", "sleep", "30").strip() for _ in range(6)]
     first = daemons.start("--concurrency", "6")
     wait_for(lambda: states(cli).get("running") == 6, what="6 running")
+    # A pid is written in the pass after its process started: before that, a
+    # dead daemon's process cannot be found (the README says so).
+    recorded = "SELECT count(pid) FROM attempts WHERE number = 1"
+    wait_for(lambda: cli.store().conn.execute(recorded).fetchall()[0][0] == 6, what="6 pids")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     daemons.start("--concurrency", "6")
