@@ -1,11 +1,13 @@
 """One measurement of one workload on one system; bench/run.py runs these.
 
-    python bench/workloads.py WORKLOAD SYSTEM DURABILITY [--jobs N] [--idle S]
+    python bench/workloads.py WORKLOAD SYSTEM DURABILITY [--jobs N] [--idle S] [--size N]
 
-WORKLOAD: enqueue, bulk, drain, pickup.  SYSTEM: jobctl or huey (Huey's
-SqliteHuey, installed only in the benchmark's own environment).
-DURABILITY: normal or full, the value of PRAGMA synchronous for both.
-Prints one JSON object.  Every run uses a fresh folder and database.
+WORKLOAD: enqueue, bulk, drain, pickup (SYSTEM jobctl or huey: Huey's
+SqliteHuey, installed only in the benchmark's own environment); commands
+(jobctl or xargs); add (jobctl or python); scale (jobctl, with --size jobs
+already in the database).  DURABILITY: normal or full, the value of PRAGMA
+synchronous for both.  Prints one JSON object.  Every run uses a fresh
+folder and database.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from timing import drain_once, wall_times
+
 THREADS = 4
+RESULTS = Path(__file__).resolve().parent / "results"
 
 # The task both systems run: append one fixed-width line, the time it
 # started and (for pickup) how long after it was enqueued.
@@ -60,19 +66,25 @@ def stamp(payload):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=["enqueue", "bulk", "drain", "pickup"])
-    parser.add_argument("system", choices=["jobctl", "huey"])
+    parser.add_argument(
+        "workload", choices=["enqueue", "bulk", "drain", "pickup", "commands", "add", "scale"]
+    )
+    parser.add_argument("system", choices=["jobctl", "huey", "xargs", "python"])
     parser.add_argument("durability", choices=["normal", "full"])
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument("--size", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         (home / "tasks.py").write_text(TASKS)
         os.environ["BENCH_OUT"] = str(home / "out.txt")
         sys.path.insert(0, str(home))
-        system = Jobctl(home, args.durability) if args.system == "jobctl" else Huey(home, args)
-        result = getattr(system, args.workload)(args)
+        if args.workload in ("commands", "add", "scale"):
+            result = globals()[f"{args.workload}_{args.system}"](home, args)
+        else:
+            system = Jobctl(home, args.durability) if args.system == "jobctl" else Huey(home, args)
+            result = getattr(system, args.workload)(args)
     print(json.dumps(result))
 
 
@@ -246,6 +258,125 @@ def pickup(add: Any, pid: int, home: Path, args: Any, typed: Any) -> dict[str, f
     wait_lines(home / "out.txt", count, timeout=120)
     delays = [delay * 1000 for _, delay in stamps(home / "out.txt")]
     return {"idle_cpu_percent": idle_cpu} | {f"{k}_ms": v for k, v in percentiles(delays).items()}
+
+
+# -- command jobs against xargs (Huey has no command jobs) -------------------
+
+
+def commands_jobctl(home: Path, args: Any) -> dict[str, float]:
+    """`true` as a command job: first attempt's start to last one's end."""
+    count = args.jobs or 2000
+    first, _, last_finish, done = drain_once(
+        '[jobs.true]\ncommand = "true"\n', "true", count, THREADS
+    )
+    return {"per_second": done / (last_finish - first)}
+
+
+def commands_xargs(home: Path, args: Any) -> dict[str, float]:
+    count = args.jobs or 2000
+    start = time.perf_counter()
+    subprocess.run(["xargs", f"-P{THREADS}", "-n1", "true"], input=b"x\n" * count, check=True)
+    return {"per_second": count / (time.perf_counter() - start)}
+
+
+# -- one `jobctl add` against starting Python at all --------------------------
+
+
+def _add_env(home: Path) -> dict[str, str]:
+    env = os.environ | {"JOBCTL_DB": str(home / "add.db")}
+    env.pop("JOBCTL_CONFIG", None)
+    return env
+
+
+def add_jobctl(home: Path, args: Any) -> dict[str, float]:
+    argv = [str(Path(sys.executable).with_name("jobctl")), "add", "--", "true"]
+    wall_times(argv, 2, _add_env(home))  # the database exists before the timing
+    times = wall_times(argv, args.jobs or 21, _add_env(home))
+    return {"median_ms": sorted(times)[len(times) // 2] * 1000}
+
+
+def add_python(home: Path, args: Any) -> dict[str, float]:
+    # The interpreter itself, not a `python3` found on PATH (pyenv's is a shell script).
+    times = wall_times([sys.executable, "-c", "pass"], args.jobs or 21, _add_env(home))
+    return {"median_ms": sorted(times)[len(times) // 2] * 1000}
+
+
+# -- scale: the same work on a small and on a large database ------------------
+
+
+def scale_jobctl(home: Path, args: Any) -> dict[str, float]:
+    """With args.size jobs already in the database (90% succeeded, 5% failed,
+    4% queued in other queues, 1% cancelled): `stats` and `ls --limit 50`
+    times, then 20,000 no-op jobs claimed and finished by a daemon with 4
+    threads, and that daemon's peak RSS."""
+    db = home / "jobs.db"
+    shutil.copyfile(scale_database(args.size), db)
+    config = home / "jobs.toml"
+    config.write_text('[jobs.stamp]\nhandler = "tasks:stamp"\nqueue = "bench"\n')
+    env = os.environ | {"JOBCTL_DB": str(db), "JOBCTL_CONFIG": str(config)}
+    jobctl = str(Path(sys.executable).with_name("jobctl"))
+    median = {}
+    for name, argv in (("stats", ["stats"]), ("ls", ["ls", "--limit", "50"])):
+        times = sorted(wall_times([jobctl, *argv], 7, env))
+        median[name] = times[len(times) // 2] * 1000
+    import jobctl as api
+
+    count = args.jobs or 20_000
+    api.connect(db, config).add_many("stamp", [{}] * count)
+    daemon = subprocess.Popen(
+        [jobctl, "daemon", "--concurrency", str(THREADS), "--queues", "bench"],
+        cwd=home,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_lines(home / "out.txt", count)
+        with open(f"/proc/{daemon.pid}/status") as status:
+            peak = next(line for line in status if line.startswith("VmHWM:"))
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait()
+    return {
+        "per_second": start_rate(home / "out.txt"),
+        "stats_ms": median["stats"],
+        "ls_ms": median["ls"],
+        "rss_mb": int(peak.split()[1]) / 1024,
+    }
+
+
+def scale_database(size: int) -> Path:
+    """bench/results/scale-SIZE.db, built once and kept (the runs copy it)."""
+    from jobctl.models import NewJob
+    from jobctl.store import Store
+
+    path = RESULTS / f"scale-{size}.db"
+    if path.exists():
+        store = Store.open(path)  # brought to this jobctl's schema once, not in each copy
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        store.close()
+        return path
+
+    RESULTS.mkdir(exist_ok=True)
+    partial = path.with_suffix(".part")
+    store = Store.open(partial)
+    now = time.time() - 86400
+    for start in range(0, size, 100_000):
+        store.add_jobs(
+            [
+                NewJob(type="old", payload=f'{{"n":{n}}}', queue=("a", "b", "c")[n % 3])
+                for n in range(start, min(size, start + 100_000))
+            ],
+            now,
+        )
+    store.conn.execute(
+        "UPDATE jobs SET state = CASE WHEN id % 100 < 90 THEN 'succeeded'"
+        " WHEN id % 100 < 95 THEN 'failed' WHEN id % 100 < 96 THEN 'cancelled'"
+        " ELSE 'queued' END, finished_at = CASE WHEN id % 100 < 96 THEN created_at + 1 END"
+    )
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    store.close()
+    partial.rename(path)
+    return path
 
 
 if __name__ == "__main__":
