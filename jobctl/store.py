@@ -40,11 +40,26 @@ _JOB_COLUMNS = (
     " waiting, result, error, cancel_requested, daemon_id, schedule"
 )
 _GET_JOB = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?"
-_CLAIM_JOBS = f"{Q['claim_jobs']} RETURNING {_JOB_COLUMNS}"
+# The jobs claim_jobs just claimed, as one JSON row (see claim_jobs).
+_CLAIMED_JOBS = (
+    f"SELECT json_group_array(json_array({_JOB_COLUMNS})) FROM jobs"
+    " WHERE id IN (SELECT value FROM json_each(:ids))"
+    " AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now"
+)
 # `ls` leaves out what a listing never shows and can be large.
 _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
 )
+
+# The partial indexes that hold jobs by state (see migration 7).
+_ENDED = "('succeeded', 'failed', 'cancelled')"
+_UNENDED_INDEXES = {
+    State.QUEUED: [
+        ("jobs_ready", "state = 'queued' AND waiting = 0"),
+        ("jobs_waiting", "state = 'queued' AND waiting != 0"),
+    ],
+    State.RUNNING: [("jobs_running", "state = 'running'")],
+}
 
 
 def _select_where(where: list[str]) -> str:
@@ -220,26 +235,23 @@ class Store:
         # Paging forwards reads the oldest of the newer jobs first.
         order = " ORDER BY id" if after_id is not None else " ORDER BY id DESC"
         tail, tail_params = (order + " LIMIT ?", [limit]) if limit is not None else (order, [])
-        if state == State.QUEUED:
-            # No state index holds queued jobs (migration 7).  Take the newest
-            # ids from each of the two indexes that do (covering, unless a
-            # type or text filter needs the rows), then those ids' rows.
+        if state in (State.QUEUED, State.RUNNING):
+            # Jobs not yet ended are in other indexes than jobs_state_id
+            # (migration 7).  Take the newest ids from each (covering, unless
+            # a type or text filter needs the rows), then those ids' rows.
             arms = [
                 f"SELECT id FROM (SELECT id FROM jobs INDEXED BY {index} WHERE "
                 + " AND ".join([condition, *where])
                 + f"{tail})"
-                for index, condition in (
-                    ("jobs_ready", "state = 'queued' AND waiting = 0"),
-                    ("jobs_waiting", "state = 'queued' AND waiting != 0"),
-                )
+                for index, condition in _UNENDED_INDEXES[state]
             ]
             newest_ids = " UNION ALL ".join(arms)
             sql = _select_where([f"id IN ({newest_ids})"]) + tail
-            params = params + tail_params + params + tail_params + tail_params
+            params = (params + tail_params) * len(arms) + tail_params
         else:
             if state is not None:
-                # Said twice so that the partial jobs_state_id index applies.
-                where[:0] = ["state = ? AND state != 'queued'"]
+                # Repeats the partial jobs_state_id index's condition.
+                where[:0] = [f"state = ? AND state IN {_ENDED}"]
                 params[:0] = [state]
             sql = _select_where(where) + tail
             params += tail_params
@@ -667,7 +679,7 @@ class Store:
                 if limit <= 0:
                     continue
                 params = {"queue": name, "now": now, "limit": limit + (slots if type_caps else 0)}
-                rows = conn.execute(Q["ready_in_queue"], params).fetchall()
+                rows = json.loads(conn.execute(Q["ready_in_queue"], params).fetchall()[0][0])
                 candidates += [(-r[2], r[3], r[0], r[1], name) for r in rows]
             candidates.sort()
             chosen: list[int] = []
@@ -691,15 +703,11 @@ class Store:
                 "lease_until": lease_until,
                 "now": now,
             }
-            jobs = {row[0]: _job(row) for row in conn.execute(_CLAIM_JOBS, params).fetchall()}
+            conn.execute(Q["claim_jobs"], params)
+            conn.execute(Q["insert_attempts"], params)
+            rows = json.loads(conn.execute(_CLAIMED_JOBS, params).fetchall()[0][0])
+            jobs = {row[0]: _job(row) for row in rows}
             claimed = [Claimed(jobs[i], jobs[i].attempts_total) for i in chosen if i in jobs]
-            conn.executemany(
-                Q["insert_attempt"],
-                [
-                    {"id": c.job.id, "number": c.attempt, "daemon_id": daemon_id, "now": now}
-                    for c in claimed
-                ],
-            )
         return claimed
 
     def record(
@@ -751,11 +759,13 @@ class Store:
         conn = self.conn
         batch = json.dumps([[o.job_id, o.attempt, o.exit_status, o.result] for o in outcomes])
         params = {"batch": batch, "now": now}
-        if not conn.execute(Q["end_attempts_succeeded"], params).fetchall():
+        conn.execute(Q["end_attempts_succeeded"], params)
+        if not conn.changes():
             return
-        ids = [row[0] for row in conn.execute(Q["jobs_succeeded"], params).fetchall()]
-        if ids:
-            conn.execute(Q["release_children_of_all"], {"ids": json.dumps(ids)})
+        conn.execute(Q["jobs_succeeded"], params)
+        parents = conn.execute(Q["succeeded_parents"], params).fetchall()[0][0]
+        if parents != "[]":
+            conn.execute(Q["release_children_of_all"], {"ids": parents})
 
     def _finish_attempt(
         self, outcome: Outcome, now: float, retry_delay: Callable[[Job, Outcome], float]

@@ -98,10 +98,29 @@ def test_claiming_counting_and_listing_use_indexes(store: Store) -> None:
     store._rows = lambda sql, params=(): listed.append(plan(sql, params)) or []  # type: ignore[method-assign]
     store.list(state="failed")
     store.list(state="queued")
-    failed, queued = listed
+    store.list(state="running")
+    failed, queued, running = listed
     assert "INDEX jobs_state_id" in failed and "SCAN jobs" not in failed
     assert "COVERING INDEX jobs_ready" in queued and "jobs_waiting" in queued
-    assert "SCAN jobs " not in queued.replace("SCAN jobs USING", "")
+    assert "COVERING INDEX jobs_running" in running
+    for plan_text in (queued, running):
+        assert "SCAN jobs " not in plan_text.replace("SCAN jobs USING", "")
+
+
+def test_listing_and_counting_by_state_see_every_index(store: Store) -> None:
+    ids = store.add_jobs([job(queue=q) for q in "aabbc"], NOW)
+    [child] = store.add_jobs([job(queue="a", after=(ids[0],))], NOW)
+    store.conn.execute("UPDATE jobs SET state = 'running' WHERE id IN (?, ?)", (ids[1], ids[2]))
+    store.cancel([ids[4]], NOW)
+    assert [j.id for j in store.list(state="running")] == [ids[2], ids[1]]
+    assert [j.id for j in store.list(state="queued")] == [child, ids[3], ids[0]]
+    assert [j.id for j in store.list(state="queued", limit=1)] == [child]
+    assert [j.id for j in store.list(state="cancelled")] == [ids[4]]
+    assert store.stats() == {
+        "a": {"queued": 2, "running": 1},
+        "b": {"queued": 1, "running": 1},
+        "c": {"cancelled": 1},
+    }
 
 
 def test_cancel_and_retry_follow_the_transition_table(store: Store) -> None:

@@ -110,18 +110,22 @@ UPDATE jobs SET state = 'queued', attempt = 0, run_at = :now, finished_at = NULL
 WHERE id = :id AND state IN ('failed', 'cancelled');
 
 -- name: retryable_ids
--- `state != 'queued'` lets the partial jobs_state_id index serve (migration 7).
+-- The IN repeats the partial jobs_state_id index's condition (migration 7).
 SELECT id FROM jobs
-WHERE state = 'failed' AND state != 'queued'
+WHERE state = 'failed' AND state IN ('succeeded', 'failed', 'cancelled')
   AND (:type IS NULL OR type = :type)
   AND (:queue IS NULL OR queue = :queue)
 ORDER BY id;
 
 -- name: stats
--- Three covering index scans, no table rows read: jobs_state_queue for jobs
--- not queued, jobs_ready and jobs_waiting for queued ones (two rows for a
--- queue with both; store.stats adds them up).
-SELECT queue, state, count(*) FROM jobs WHERE state != 'queued' GROUP BY state, queue
+-- One scan per index that holds a part of the jobs (migration 7), none of
+-- them reading table rows but for the few running jobs: jobs_state_queue for
+-- ended jobs, jobs_running, then jobs_ready and jobs_waiting for queued ones
+-- (two rows for a queue with both; store.stats adds them up).
+SELECT queue, state, count(*) FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') GROUP BY state, queue
+UNION ALL
+SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
 UNION ALL
 SELECT queue, 'queued', count(*) FROM jobs WHERE state = 'queued' AND waiting = 0 GROUP BY queue
 UNION ALL
@@ -216,9 +220,13 @@ WITH RECURSIVE q(name) AS (
 SELECT name FROM q WHERE name IS NOT NULL;
 
 -- name: ready_in_queue
-SELECT id, type, priority, run_at FROM jobs INDEXED BY jobs_ready
-WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
-ORDER BY priority DESC, run_at, id LIMIT :limit;
+-- [[id, type, priority, run_at], ...] as one JSON row, not one row per job:
+-- apsw lets go of the GIL for every row stepped, and in a busy daemon each
+-- time costs a wait for the worker threads to give it back (see claim_jobs).
+SELECT json_group_array(json_array(id, type, priority, run_at)) FROM (
+    SELECT id, type, priority, run_at FROM jobs INDEXED BY jobs_ready
+    WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
+    ORDER BY priority DESC, run_at, id LIMIT :limit);
 
 -- name: top_priority
 -- The highest priority level of a queue's ready jobs: one seek in jobs_ready,
@@ -244,11 +252,20 @@ SELECT type, count(*) FROM jobs WHERE state = 'running' AND type IS NOT NULL GRO
 
 -- name: claim_jobs
 -- Compare-and-set: a job another daemon claimed first is no longer queued and
--- is left out.  store.py appends "RETURNING <the job columns>".
+-- is left out.  No RETURNING: a row stepped is a round trip for the GIL, and
+-- with four worker threads wanting it a claim of 30 jobs took 4 times as
+-- long (measured with threads busy beside Store.claim).  claimed_jobs and
+-- insert_attempts read what this statement changed, in the same transaction.
 UPDATE jobs SET state = 'running', daemon_id = :daemon_id, lease_until = :lease_until,
                 started_at = :now, attempt = attempt + 1, attempts_total = attempts_total + 1,
                 cancel_requested = NULL
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued';
+
+-- name: insert_attempts
+INSERT INTO attempts (job_id, number, daemon_id, started_at)
+SELECT id, attempts_total, :daemon_id, :now FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now;
 
 -- name: insert_attempt
 INSERT INTO attempts (job_id, number, daemon_id, started_at) VALUES (:id, :number, :daemon_id, :now);
@@ -272,13 +289,12 @@ WHERE job_id = :id AND number = :number AND finished_at IS NULL;
 
 -- name: end_attempts_succeeded
 -- A batch of attempts that succeeded; :batch is a JSON array of
--- [job_id, number, exit_status, result].  Returns those still open (see
--- end_attempt).
+-- [job_id, number, exit_status, result].  Only attempts still open (see
+-- end_attempt).  No RETURNING, for the GIL (see claim_jobs).
 UPDATE attempts SET finished_at = :now, outcome = 'succeeded', exit_status = e.value ->> 2
 FROM json_each(:batch) AS e
 WHERE attempts.job_id = e.value ->> 0 AND attempts.number = e.value ->> 1
-  AND attempts.finished_at IS NULL
-RETURNING attempts.job_id;
+  AND attempts.finished_at IS NULL;
 
 -- name: jobs_succeeded
 -- The same batch, for the jobs; a job is only touched while this attempt is
@@ -287,8 +303,15 @@ RETURNING attempts.job_id;
 UPDATE jobs SET state = 'succeeded', finished_at = :now, result = e.value ->> 3, error = NULL,
                 daemon_id = NULL, lease_until = NULL
 FROM json_each(:batch) AS e
-WHERE jobs.id = e.value ->> 0 AND jobs.attempts_total = e.value ->> 1 AND jobs.state = 'running'
-RETURNING jobs.id;
+WHERE jobs.id = e.value ->> 0 AND jobs.attempts_total = e.value ->> 1 AND jobs.state = 'running';
+
+-- name: succeeded_parents
+-- Of the batch jobs_succeeded just ended, those that other jobs wait on, as
+-- one JSON array: usually none.
+SELECT json_group_array(j.id) FROM json_each(:batch) AS e
+JOIN jobs AS j ON j.id = e.value ->> 0 AND j.attempts_total = e.value ->> 1
+WHERE j.state = 'succeeded' AND j.finished_at = :now
+  AND EXISTS (SELECT 1 FROM job_deps WHERE parent_id = j.id);
 
 -- name: release_children_of_all
 -- One parent fewer to wait for, for each of the :ids (a JSON array) that is a parent.
