@@ -7,11 +7,11 @@ is never a dependency of jobctl), then runs every workload several times,
 alternating jobctl and Huey and both durabilities (PRAGMA synchronous
 NORMAL and FULL, set the same way for both), and prints one table of
 medians with min-max.  The results also go to bench/results/run-*.json.
---quick is a short run with small counts (a few minutes: the pickup
-workload idles 3 s, and the scale workload builds its 100,000-job database
-once).  Workloads without a Huey counterpart compare jobctl with xargs
-(command jobs), with `python3 -c pass` (one `jobctl add`), and with itself
-on a 10,000-job database (scale).
+--quick is a short run with small counts (about a minute; the first one
+also builds the scale workload's 100,000-job database).  Workloads without
+a Huey counterpart compare jobctl with xargs (command jobs), with
+`python -c pass` (one `jobctl add`), and with itself on a 10,000-job
+database (scale).
 """
 
 from __future__ import annotations
@@ -77,20 +77,24 @@ def plan(quick: bool) -> list[Workload]:
         return small if quick else full
 
     return [
-        Workload("enqueue", ("per_second",), ["--jobs", pick("3000", "20000")]),
+        Workload("enqueue", ("per_second",), ["--jobs", pick("2000", "20000")]),
         Workload("bulk", ("per_second",), ["--jobs", pick("20000", "100000")]),
-        Workload("drain", ("per_second",), ["--jobs", pick("5000", "20000")]),
+        Workload("drain", ("per_second",), ["--jobs", pick("3000", "20000")]),
         Workload(
             "pickup",
             ("p50_ms", "p95_ms", "p99_ms", "idle_cpu_percent"),
-            ["--jobs", pick("50", "200"), "--idle", pick("3", "60")],
+            ["--jobs", pick("30", "200"), "--idle", pick("2", "60")],
         ),
-        Workload("commands", ("per_second",), ["--jobs", pick("500", "2000")], "xargs"),
-        Workload("add", ("median_ms",), ["--jobs", pick("5", "21")], "python"),
+        # Neither xargs nor a bare interpreter writes a database: jobctl's
+        # default durability only.
+        Workload(
+            "commands", ("per_second",), ["--jobs", pick("300", "2000")], "xargs", (), ("normal",)
+        ),
+        Workload("add", ("median_ms",), ["--jobs", pick("5", "21")], "python", (), ("normal",)),
         Workload(
             "scale",
             ("per_second", "stats_ms", "ls_ms", "rss_mb"),
-            ["--jobs", pick("5000", "20000"), "--size", pick("100000", "1000000")],
+            ["--jobs", pick("3000", "20000"), "--size", pick("100000", "1000000")],
             "jobctl",
             ("--size", "10000"),
             ("normal",),
