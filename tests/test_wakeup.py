@@ -44,3 +44,23 @@ def test_without_inotify_wait_is_a_short_sleep(tmp_path: Path, monkeypatch) -> N
     watcher = wakeup.CommitWatcher(tmp_path / "jobs.db", poll=0.001)
     assert not watcher.live
     watcher.wait(60)  # returns after `poll`, so callers fall back to polling
+
+
+def test_after_an_event_the_next_waits_look_again_soon(tmp_path: Path) -> None:
+    # A commit at synchronous=FULL is written (the event), then fsynced, and
+    # only then visible: a waiter that found nothing new must look again
+    # shortly instead of sleeping until the next commit.
+    watcher = wakeup.CommitWatcher(tmp_path / "jobs.db", poll=0.01)
+    if not watcher.live:
+        pytest.skip("no inotify here: waiters poll instead")
+    (tmp_path / "jobs.db-wal").write_bytes(b"frames")
+    done = threading.Event()
+
+    def wait() -> None:
+        for _ in wakeup._LOOK_AGAIN:
+            watcher.wait(60)  # the first ends at the event, the rest at their short caps
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    assert done.wait(10)
+    watcher.close()
