@@ -105,7 +105,7 @@ class Queue:
         set when it may run.  `unique` overrides the type's key.  Returns the
         job, or the existing one when a unique key matched.
         """
-        job_id = self.add_id(
+        job = self._new_job(
             type,
             payload,
             command=command,
@@ -121,14 +121,15 @@ class Queue:
             cwd=cwd,
             env=env,
         )
-        return self.get(job_id)
+        return self.store.add_and_get(job, self.clock())
 
     def add_id(self, type: str | None = None, payload: Any = None, **options: Any) -> int:
-        """Like add(), returning only the id: one query fewer, for `jobctl add`."""
+        """Like add(), returning only the id, for `jobctl add`."""
+        return self.store.add_job(self._new_job(type, payload, **options), self.clock())
+
+    def _new_job(self, type: str | None, payload: Any, **options: Any) -> NewJob:
         payload_json = self._payload_json(payload)
-        template = self._template(type, **options)
-        job = self._finish(template, payload_json, payload)
-        return self.store.add_job(job, self.clock())
+        return self._finish(self._template(type, **options), payload_json, payload)
 
     def scheduled_job(self, type: str, due: float) -> NewJob:
         """The job a schedule enqueues for one due time: the type's cron_data as payload."""

@@ -132,6 +132,17 @@ class Store:
         except apsw.Error as exc:
             raise explain(exc, self.path) from None
 
+    def add_and_get(self, job: NewJob, now: float) -> Job:
+        """Insert one job; the job, as get() would return it.
+
+        A job without a unique key or parents is known without reading it
+        back: nothing but this insert has touched its row yet.
+        """
+        job_id = self.add_job(job, now)
+        if job.unique_key is not None or job.after:
+            return self.get(job_id)  # perhaps an existing job; its parents
+        return _inserted(job_id, job, now)
+
     def add_batch(self, template: NewJob, payloads: Sequence[str], now: float) -> list[int]:
         """Insert one job like `template` per payload (JSON text); their ids, in order.
 
@@ -919,6 +930,19 @@ def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | N
         job.schedule,
         job.due_at,
     )
+
+
+def _inserted(job_id: int, job: NewJob, now: float) -> Job:
+    """The Job get() reads back from the row _job_params made of `job` (no
+    parents, no unique key); a test compares the two."""
+    timeout = job.timeout
+    return Job(
+        job_id, job.type, None if job.command is None else list(job.command), job.shell,
+        job.cwd, None if job.env is None else dict(job.env), json.loads(job.payload),
+        job.queue, job.priority, State.QUEUED, float(job.run_at or now), float(now), None,
+        None, 0, 0, job.max_attempts, None if timeout is None else float(timeout), None, 0,
+        None, None, None, None, job.schedule,
+    )  # fmt: skip
 
 
 def _job(row: tuple[Any, ...], parents: tuple[int, ...] = ()) -> Job:

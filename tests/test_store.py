@@ -251,3 +251,25 @@ def test_a_batch_keeps_every_payload_exactly_and_in_order(tmp_path: Path) -> Non
         assert stored.fetchall()[0][0] == json.dumps(payload, separators=(",", ":"))
         assert repr(queue.get(job_id).payload) == repr(payload)
     assert queue.add_many("t", []) == []
+
+
+def test_add_returns_the_job_as_get_reads_it(tmp_path: Path) -> None:
+    import jobctl
+
+    (tmp_path / "jobs.toml").write_text(
+        '[jobs.t]\nhandler = "x:y"\ntimeout = "90s"\npriority = 3\nqueue = "q"\n'
+    )
+    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
+    added = [
+        queue.add("t", {"a": [1, 2.5, "é"]}),
+        queue.add("t", None, delay="10m", max_attempts=7, timeout=2),
+        queue.add(command=["echo", "hi"], cwd="/", env={"A": "1"}),
+        queue.add(shell="echo $HOME", priority=-1, queue="other"),
+        queue.add("t", 1, unique="k"),
+        queue.add("t", 2, unique="k"),  # the existing job
+    ]
+    parent = added[0].id
+    added.append(queue.add("t", 3, after=[parent]))
+    for job in added:
+        assert job == queue.get(job.id)
+    assert added[5].id == added[4].id and added[6].parents == (parent,)
