@@ -105,9 +105,9 @@ class Queue:
         set when it may run.  `unique` overrides the type's key.  Returns the
         job, or the existing one when a unique key matched.
         """
-        job = self._new_job(
+        payload_json = self._payload_json(payload)
+        template = self._template(
             type,
-            payload,
             command=command,
             shell=shell,
             queue=queue,
@@ -121,6 +121,7 @@ class Queue:
             cwd=cwd,
             env=env,
         )
+        job = self._finish(template, payload_json, payload)
         return self.store.add_and_get(job, self.clock())
 
     def add_id(self, type: str | None = None, payload: Any = None, **options: Any) -> int:
@@ -260,7 +261,7 @@ class Queue:
             shell=shell is not None,
             cwd=(cwd or os.getcwd()) if argv else None,
             env=(env if env is not None else dict(os.environ)) if argv else None,
-            after=tuple(dict.fromkeys(int(a) for a in after)),
+            after=tuple(dict.fromkeys(int(a) for a in after)) if after else (),
         )
 
     def _finish(self, template: NewJob, payload_json: str, payload: Any) -> NewJob:

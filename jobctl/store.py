@@ -918,7 +918,7 @@ def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | N
         job.payload,
         job.queue,
         job.priority,
-        State.CANCELLED.value if cancelled_reason else State.QUEUED.value,
+        "cancelled" if cancelled_reason else "queued",
         job.run_at or now,
         now,
         job.max_attempts,
