@@ -727,7 +727,10 @@ def _fill(template: str, payload: Any, what: str) -> str:
     for name in _fields(template):
         if not isinstance(payload, dict) or name not in payload:
             raise InputError(f'the payload has no field "{name}", which {what} "{template}" uses')
-    return template.format_map(payload)
+    try:
+        return template.format_map(payload)
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:  # e.g. {n:d} of a string
+        raise InputError(f'cannot fill {what} "{template}" from the payload: {exc}') from None
 
 
 @lru_cache(maxsize=64)

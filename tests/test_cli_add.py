@@ -210,6 +210,14 @@ def test_batch_whose_line_2_lacks_a_field_adds_nothing(typed: Cli) -> None:
     assert typed.count_jobs() == 0
 
 
+def test_a_unique_key_that_cannot_be_filled_is_bad_input(cli: Cli, write_config) -> None:
+    write_config('[jobs.n]\nhandler = "x:y"\nunique = "{n:d}"\n')
+    message = fail_one_line(cli("add", "n", "--batch", "-", input='{"n": "abc"}\n'), 2)
+    assert "line 1" in message and "{n:d}" in message
+    fail_one_line(cli("add", "n", "--data", '{"n": "abc"}'), 2)
+    assert cli.count_jobs() == 0
+
+
 BAD_INPUT = {
     "invalid JSON": ["add", "email", "--data", '{"to": '],
     "unknown type": ["add", "emial", "--data", "{}"],
