@@ -51,6 +51,14 @@ _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
 )
 
+# add_batch sends payloads to SQLite as JSON arrays of about this size at
+# most: SQLite refuses values over 1 GB, and one array would hold the batch.
+BATCH_CHUNK_BYTES = 64 << 20
+
+# `ls --state queued|running` first looks for its page among this many of
+# the newest rows (see Store.list).
+RECENT_ROWS = 5_000
+
 # The partial indexes that hold jobs by state (see migration 7).
 _ENDED = "('succeeded', 'failed', 'cancelled')"
 _UNENDED_INDEXES = {
@@ -152,12 +160,14 @@ class Store:
         if template.unique_key is not None or template.after:
             return self.add_jobs([template._replace(payload=p) for p in payloads], now)
         params = list(_job_params(template, now, 0, None))
-        params[5] = json.dumps(payloads)  # the payload column's place: see insert_batch
         with self._writing():
-            self.conn.execute(Q["insert_batch"], params)
+            # SQLite takes values up to 1 GB: the array goes in pieces.
+            for chunk in _chunks(payloads, BATCH_CHUNK_BYTES):
+                params[5] = json.dumps(chunk)  # the payload column's place: see insert_batch
+                self.conn.execute(Q["insert_batch"], params)
             last = self.conn.last_insert_rowid()
-        # json_each yields the array in order, and we hold the write lock, so
-        # the new ids are the consecutive ones up to the last.
+        # json_each yields each array in order, and we hold the write lock
+        # throughout, so the new ids are the consecutive ones up to the last.
         return list(range(last - len(payloads) + 1, last + 1))
 
     def _insert(self, jobs: Sequence[NewJob], now: float) -> list[int]:
@@ -225,27 +235,43 @@ class Store:
         """
         # Only the filters given become SQL, so that the planner can use the
         # (state, id) index: `? IS NULL OR state = ?` would defeat it.
-        where, params = [], []
+        filters, filter_params = [], []
         for name, value in (("queue", queue), ("type", type)):
             if value is not None:
-                where.append(f"{name} = ?")
-                params.append(value)
-        if before_id is not None:
-            where.append("id < ?")
-            params.append(before_id)
-        if after_id is not None:
-            where.append("id > ?")
-            params.append(after_id)
+                filters.append(f"{name} = ?")
+                filter_params.append(value)
         if text:
-            where.append(
+            filters.append(
                 "(coalesce(type, '') || ' ' || coalesce(command, '') || ' '"
                 " || coalesce(error, '')) LIKE ? ESCAPE '\\'"
             )
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
+            filter_params.append(f"%{escaped}%")
+        bounds, bound_params = [], []
+        if before_id is not None:
+            bounds.append("id < ?")
+            bound_params.append(before_id)
+        if after_id is not None:
+            bounds.append("id > ?")
+            bound_params.append(after_id)
+        where, params = filters + bounds, filter_params + bound_params
         # Paging forwards reads the oldest of the newer jobs first.
         order = " ORDER BY id" if after_id is not None else " ORDER BY id DESC"
         tail, tail_params = (order + " LIMIT ?", [limit]) if limit is not None else (order, [])
+        if state in (State.QUEUED, State.RUNNING) and limit is not None:
+            # Jobs not yet ended are mostly the newest ones: look among the
+            # RECENT_ROWS next rows in paging order first.  If a whole page
+            # is there, it is the page; the indexes below would have to read
+            # every queued job to sort them by id.
+            recent = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(bounds) if bounds else "")
+            sql = (
+                f"SELECT {_LIST_COLUMNS} FROM ({recent}{order} LIMIT ?) WHERE "
+                + " AND ".join(["state = ?", *filters])
+                + tail
+            )
+            found = self._rows(sql, [*bound_params, RECENT_ROWS, state, *filter_params, limit])
+            if len(found) == limit:
+                return [_job(row) for row in found]
         if state in (State.QUEUED, State.RUNNING):
             # Jobs not yet ended are in other indexes than jobs_state_id
             # (migration 7).  Take the newest ids from each (covering, unless
@@ -930,6 +956,18 @@ def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | N
         job.schedule,
         job.due_at,
     )
+
+
+def _chunks(texts: Sequence[str], most_bytes: int) -> Iterator[Sequence[str]]:
+    """`texts` in consecutive pieces of about `most_bytes` at most (one text may be more)."""
+    start, size = 0, 0
+    for end, text in enumerate(texts):
+        if size and size + len(text) > most_bytes:
+            yield texts[start:end]
+            start, size = end, 0
+        size += len(text) + 3  # quotes and a comma; escapes can add more
+    if start < len(texts):
+        yield texts[start:]
 
 
 def _inserted(job_id: int, job: NewJob, now: float) -> Job:

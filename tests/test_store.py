@@ -99,12 +99,42 @@ def test_claiming_counting_and_listing_use_indexes(store: Store) -> None:
     store.list(state="failed")
     store.list(state="queued")
     store.list(state="running")
-    failed, queued, running = listed
+    # queued and running: first a look among the newest rows, then (as the
+    # interception returns no page) their indexes.
+    failed, _, queued, _, running = listed
     assert "INDEX jobs_state_id" in failed and "SCAN jobs" not in failed
     assert "COVERING INDEX jobs_ready" in queued and "jobs_waiting" in queued
     assert "COVERING INDEX jobs_running" in running
     for plan_text in (queued, running):
         assert "SCAN jobs " not in plan_text.replace("SCAN jobs USING", "")
+
+
+def test_listing_queued_jobs_finds_old_ones_beyond_the_recent_rows(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jobctl.store.RECENT_ROWS", 3)
+    old = store.add_jobs([job(), job()], NOW)
+    store.add_jobs([job() for _ in range(5)], NOW)
+    newest = store.list(limit=None)
+    store.cancel([j.id for j in newest[:5]], NOW)
+    assert [j.id for j in store.list(state="queued")] == old[::-1]
+    assert [j.id for j in store.list(state="queued", limit=1)] == [old[1]]
+    [recent] = store.add_jobs([job()], NOW)
+    assert [j.id for j in store.list(state="queued", limit=1)] == [recent]
+    assert [j.id for j in store.list(state="queued", after_id=old[0], limit=1)] == [old[1]]
+    assert [j.id for j in store.list(state="queued", before_id=recent, limit=5)] == old[::-1]
+
+
+def test_a_batch_goes_to_sqlite_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jobctl
+
+    monkeypatch.setattr("jobctl.store.BATCH_CHUNK_BYTES", 40)
+    (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
+    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
+    payloads = [{"n": n, "pad": "x" * (n % 7)} for n in range(50)]
+    ids = queue.add_many("t", payloads)
+    assert ids == list(range(1, 51))
+    assert [queue.get(i).payload for i in ids] == payloads
 
 
 def test_listing_and_counting_by_state_see_every_index(store: Store) -> None:
