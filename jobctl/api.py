@@ -105,9 +105,9 @@ class Queue:
         set when it may run.  `unique` overrides the type's key.  Returns the
         job, or the existing one when a unique key matched.
         """
-        payload_json = self._payload_json(payload)
-        template = self._template(
+        job = self._new_job(
             type,
+            payload,
             command=command,
             shell=shell,
             queue=queue,
@@ -121,7 +121,6 @@ class Queue:
             cwd=cwd,
             env=env,
         )
-        job = self._finish(template, payload_json, payload)
         return self.store.add_and_get(job, self.clock())
 
     def add_id(self, type: str | None = None, payload: Any = None, **options: Any) -> int:

@@ -267,9 +267,6 @@ SELECT id, attempts_total, :daemon_id, :now FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
   AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now;
 
--- name: insert_attempt
-INSERT INTO attempts (job_id, number, daemon_id, started_at) VALUES (:id, :number, :daemon_id, :now);
-
 -- name: append_output
 -- Keep the last :limit bytes: substr() with a negative start counts from the end.
 UPDATE attempts SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
