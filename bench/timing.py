@@ -20,9 +20,14 @@ def wall_times(
     return times
 
 
+def median_ms(times: Sequence[float]) -> float:
+    """The median of wall_times() results, in milliseconds."""
+    return statistics.median(times) * 1000
+
+
 def summary(times: Sequence[float]) -> str:
     ms = sorted(t * 1000 for t in times)
-    return f"median {statistics.median(ms):.1f} ms (min {ms[0]:.1f}, max {ms[-1]:.1f})"
+    return f"median {median_ms(times):.1f} ms (min {ms[0]:.1f}, max {ms[-1]:.1f})"
 
 
 def drain_once(

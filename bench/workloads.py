@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from timing import drain_once, wall_times
+import commands
+from timing import median_ms, wall_times
 
 THREADS = 4
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -265,18 +266,11 @@ def pickup(add: Any, pid: int, home: Path, args: Any, typed: Any) -> dict[str, f
 
 def commands_jobctl(home: Path, args: Any) -> dict[str, float]:
     """`true` as a command job: first attempt's start to last one's end."""
-    count = args.jobs or 2000
-    first, _, last_finish, done = drain_once(
-        '[jobs.true]\ncommand = "true"\n', "true", count, THREADS
-    )
-    return {"per_second": done / (last_finish - first)}
+    return {"per_second": commands.jobctl_rate(args.jobs or 2000, THREADS)}
 
 
 def commands_xargs(home: Path, args: Any) -> dict[str, float]:
-    count = args.jobs or 2000
-    start = time.perf_counter()
-    subprocess.run(["xargs", f"-P{THREADS}", "-n1", "true"], input=b"x\n" * count, check=True)
-    return {"per_second": count / (time.perf_counter() - start)}
+    return {"per_second": commands.xargs_rate(args.jobs or 2000, THREADS)}
 
 
 # -- one `jobctl add` against starting Python at all --------------------------
@@ -291,14 +285,13 @@ def _add_env(home: Path) -> dict[str, str]:
 def add_jobctl(home: Path, args: Any) -> dict[str, float]:
     argv = [str(Path(sys.executable).with_name("jobctl")), "add", "--", "true"]
     wall_times(argv, 2, _add_env(home))  # the database exists before the timing
-    times = wall_times(argv, args.jobs or 21, _add_env(home))
-    return {"median_ms": sorted(times)[len(times) // 2] * 1000}
+    return {"median_ms": median_ms(wall_times(argv, args.jobs or 21, _add_env(home)))}
 
 
 def add_python(home: Path, args: Any) -> dict[str, float]:
     # The interpreter itself, not a `python3` found on PATH (pyenv's is a shell script).
     times = wall_times([sys.executable, "-c", "pass"], args.jobs or 21, _add_env(home))
-    return {"median_ms": sorted(times)[len(times) // 2] * 1000}
+    return {"median_ms": median_ms(times)}
 
 
 # -- scale: the same work on a small and on a large database ------------------
@@ -315,10 +308,10 @@ def scale_jobctl(home: Path, args: Any) -> dict[str, float]:
     config.write_text('[jobs.stamp]\nhandler = "tasks:stamp"\nqueue = "bench"\n')
     env = os.environ | {"JOBCTL_DB": str(db), "JOBCTL_CONFIG": str(config)}
     jobctl = str(Path(sys.executable).with_name("jobctl"))
-    median = {}
-    for name, argv in (("stats", ["stats"]), ("ls", ["ls", "--limit", "50"])):
-        times = sorted(wall_times([jobctl, *argv], 7, env))
-        median[name] = times[len(times) // 2] * 1000
+    median = {
+        name: median_ms(wall_times([jobctl, *argv], 7, env))
+        for name, argv in (("stats", ["stats"]), ("ls", ["ls", "--limit", "50"]))
+    }
     import jobctl as api
 
     count = args.jobs or 20_000
