@@ -213,14 +213,18 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
         attempt.clock,
     )
     if stopping == "timed_out":
+        # A timeout is no requested stop but a verdict on the job: it stays
+        # timed_out even if the process exits 0 after the SIGTERM.
         limit = attempt.job.timeout or 0
         return attempt.outcome(
             "timed_out", signal=-status if status < 0 else None, error=f"timed out after {limit:g}s"
         )
+    if status == 0:
+        # Exit 0 is succeeded whatever stop (cancel, shutdown) was asked for
+        # meanwhile: the work is done, and a requeue would do it twice.
+        return attempt.outcome("succeeded", exit_status=0)
     if stopping is not None:
         return attempt.outcome(stopping, signal=-status if status < 0 else None, error=stopping)
-    if status == 0:
-        return attempt.outcome("succeeded", exit_status=0)
     if status < 0:
         name = signal.Signals(-status).name
         return attempt.outcome("failed", signal=-status, error=f"killed by {name}")
@@ -280,9 +284,8 @@ def run_handler(attempt: Attempt, spec: str) -> Outcome:
     timeout = attempt.job.timeout
     if timeout is not None and attempt.clock() - start > timeout:
         return attempt.outcome("timed_out", error=f"timed out after {timeout:g}s")
-    reason = attempt.stop_reason()
-    if reason == "cancelled":
-        return attempt.outcome("cancelled", error="cancelled")
+    # It returned: its work is done, so succeeded whatever stop (cancel,
+    # shutdown) was asked for meanwhile, as for a process that exits 0.
     try:
         result = json.dumps(value)
     except (TypeError, ValueError) as exc:
