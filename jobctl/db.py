@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def open_db(path: Path, durability: str = "normal") -> apsw.Connection:
     """A connection to the database at `path`, created (0600, folder 0700) if missing."""
     _create_private(path)
+    started = time.monotonic()
     try:
         conn = apsw.Connection(str(path))
         conn.set_busy_timeout(BUSY_TIMEOUT_MS)
@@ -56,18 +58,24 @@ def open_db(path: Path, durability: str = "normal") -> apsw.Connection:
         # fewer distinct pages back per job and fsyncs less often.  One-call
         # enqueues went from 30,300 to 35,000/s (bench/workloads.py enqueue).
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
-        _migrate(conn)
+        _migrate(conn, started + BUSY_TIMEOUT_MS / 1000)
     except apsw.Error as exc:
-        raise explain(exc, path) from None
+        raise explain(exc, path, waited=time.monotonic() - started) from None
     return conn
 
 
-def explain(exc: apsw.Error, path: Path | str) -> DatabaseError:
-    """A one-line DatabaseError for an apsw error."""
+def explain(exc: apsw.Error, path: Path | str, *, waited: float | None = None) -> DatabaseError:
+    """A one-line DatabaseError for an apsw error; `waited`: the seconds spent trying."""
     if isinstance(exc, apsw.BusyError | apsw.LockedError):
-        return DatabaseError(
-            f"database {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000}s)"
-        )
+        # SQLite sometimes answers "busy" at once, without calling the busy
+        # handler (see _upgrade): claim a wait only when one was measured.
+        if waited is None:
+            how_long = f"busy timeout {BUSY_TIMEOUT_MS // 1000}s"
+        elif waited < 1:
+            how_long = f"waited {waited * 1000:.0f} ms"
+        else:
+            how_long = f"waited {waited:.1f}s"
+        return DatabaseError(f"database {path} is locked by another process ({how_long})")
     if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
         return DatabaseError(f"{path} is not a jobctl database, or it is corrupt")
     if isinstance(exc, apsw.CantOpenError | apsw.PermissionsError | apsw.ReadOnlyError):
@@ -106,19 +114,58 @@ def _create_private(path: Path) -> None:
         raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
 
 
-def _migrate(conn: apsw.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").get
-    if version == SCHEMA_VERSION:
-        return
+def _migrate(conn: apsw.Connection, deadline: float) -> None:
+    """Bring the schema up to date, retrying what SQLite refuses at once until `deadline`.
+
+    On an up-to-date database this is one statement, and no retry.
+    """
+    pause = 0.0
+    while True:
+        try:
+            version = conn.execute("PRAGMA user_version").get
+            if version != SCHEMA_VERSION:
+                _upgrade(conn, version)
+            break
+        except apsw.BusyError:
+            # The busy handler covers most statements, but not all (see
+            # _upgrade), so a "busy" may come at once: wait and retry, all
+            # the attempts within the one busy timeout.  A statement that
+            # did wait the whole timeout finds no time left.
+            if not conn.get_autocommit():
+                conn.execute("ROLLBACK")  # a COMMIT refused leaves its transaction open
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            pause = min(pause * 2 or 0.001, 0.05, left)
+            time.sleep(pause)
+            conn.set_busy_timeout(max(1, int((left - pause) * 1000)))
+    if pause:
+        conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+
+
+def _upgrade(conn: apsw.Connection, version: int) -> None:
     if version > SCHEMA_VERSION:
-        raise DatabaseError(
-            f"the database has schema version {version}; this jobctl knows up to {SCHEMA_VERSION}"
-        )
+        raise _too_new(version)
     # journal_mode cannot change inside a transaction; WAL then sticks to the file.
+    # The switch reads the file header in a read transaction, then upgrades
+    # it to a write one, and SQLite never calls the busy handler to upgrade a
+    # read transaction: the writer in the way may be waiting for this very
+    # read lock to go.  So while another process holds the write lock of the
+    # still rollback-journal file (switching it to WAL itself), this fails
+    # with SQLITE_BUSY at once, whatever the busy timeout: _migrate retries.
     conn.execute("PRAGMA journal_mode = WAL")
     with write(conn):
         # Another process may have migrated while we waited for the lock.
         version = conn.execute("PRAGMA user_version").get
-        for number in range(version, SCHEMA_VERSION):
-            conn.execute(MIGRATIONS[number])
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version > SCHEMA_VERSION:
+            raise _too_new(version)
+        if version < SCHEMA_VERSION:
+            for number in range(version, SCHEMA_VERSION):
+                conn.execute(MIGRATIONS[number])
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _too_new(version: int) -> DatabaseError:
+    return DatabaseError(
+        f"the database has schema version {version}; this jobctl knows up to {SCHEMA_VERSION}"
+    )
