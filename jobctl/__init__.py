@@ -8,7 +8,8 @@ q.get(job.id).state
 
 from __future__ import annotations
 
-from jobctl.api import Queue, connect
+from typing import Any
+
 from jobctl.errors import (
     ConfigError,
     DatabaseError,
@@ -19,7 +20,6 @@ from jobctl.errors import (
     WaitTimeout,
     WrongState,
 )
-from jobctl.models import Job, State
 
 __version__ = "0.1.0"
 __all__ = [
@@ -36,3 +36,22 @@ __all__ = [
     "WrongState",
     "connect",
 ]
+
+
+# The API and the models load on first use, not on `import jobctl`: the
+# `jobctl` command imports this package before main() runs, and a daemon
+# must install its signal handlers as early as it can (see stop_signals.py).
+_LAZY = {
+    "Queue": "jobctl.api",
+    "connect": "jobctl.api",
+    "Job": "jobctl.models",
+    "State": "jobctl.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jobctl' has no attribute {name!r}")

@@ -15,6 +15,10 @@ from jobctl.errors import JobctlError
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug, args = _take_debug(args)
+    if args[:1] == ["daemon"]:
+        from jobctl import stop_signals
+
+        stop_signals.install()  # first: a SIGTERM during start-up must not kill it
     try:
         return _dispatch(args)
     except JobctlError as exc:

@@ -170,6 +170,7 @@ class _Checker:
             "concurrency",
             "shutdown_grace",
             "kill_grace",
+            "lease",
             "jobs",
             "queues",
             "workers",
@@ -188,6 +189,7 @@ class _Checker:
             concurrency=self.get(None, data, "concurrency", None, _positive_int),
             shutdown_grace=self.get(None, data, "shutdown_grace", 30.0, _duration),
             kill_grace=kill_grace,
+            lease=self.get(None, data, "lease", 30.0, _lease),
             jobs={
                 name: self.job_type(name, body, kill_grace)
                 for name, body in self.tables(data, "jobs").items()
@@ -347,6 +349,15 @@ def _positive_duration(value: Any) -> float:
     seconds = _duration(value)
     if seconds <= 0:
         raise InputError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+def _lease(value: Any) -> float:
+    seconds = _duration(value)
+    # Heartbeats come every second: a shorter lease would let a daemon on
+    # another host be taken for dead between two of them.
+    if seconds < 3:
+        raise InputError(f"{value!r} is too short for a lease (at least 3s)")
     return seconds
 
 

@@ -26,12 +26,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
-from jobctl import runner
-from jobctl.errors import JobctlError
+from jobctl import recovery, runner, stop_signals
+from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
 from jobctl.models import Config, Job, JobType, Outcome, iso
-from jobctl.processes import pid_alive, process_start_time, signal_group
+from jobctl.processes import RunMark, new_run_token, process_start_time
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
 
@@ -42,7 +42,8 @@ MAX_AHEAD_PER_THREAD = 128  # short jobs claimed ahead per thread, at most
 REFILL_PER_THREAD = 16  # wake the coordinator when fewer are left waiting
 HOOK_WAIT_SECONDS = 30.0  # how long an exiting daemon waits for on_failure hooks
 DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retries_soon)
-LEASE_SECONDS = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
+WAIT_OUT_MAX_SECONDS = 5.0  # a full disk: try again at most this long after the last failure
+LOST_KILL_GRACE = 1.0  # a job or worker another daemon took over: SIGKILL this soon after SIGTERM
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
 
 
@@ -119,8 +120,13 @@ class Daemon:
         self.hooks: list[threading.Thread] = []  # on_failure commands still running
         self.typical_seconds = 1.0  # moving average of how long attempts take
         self.wake = threading.Event()
-        self.signals = 0
-        self.host = socket.gethostname()
+        # JOBCTL_HOST: the name this daemon goes by, for machines that share
+        # one (containers with their own pid namespaces on one database).
+        self.host = os.environ.get("JOBCTL_HOST") or socket.gethostname()
+        self.fatal: str | None = None  # why the daemon must stop at once, and exit 1
+        self.lease = (
+            config.lease
+        )  # a daemon on another host is presumed dead this long after its heartbeat
         self._log_lines: deque[str] = deque()  # on_failure threads log too
         self._stamp_second = -1
         self._stamp = ""
@@ -131,13 +137,14 @@ class Daemon:
                 # Runs that overlap wait in the queue: one of the type at a time.
                 self._type_caps[name] = 1
 
-    # -- signals: flags only ---------------------------------------------------
+    # -- signals: a counter only ------------------------------------------------
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        # A flag only: Event.set() here could deadlock on the lock the main
-        # thread holds inside wake.wait().  The wake-up fd ends an idle
-        # select(); a busy loop looks at the flag within POLL_SECONDS.
-        self.signals += 1
+    @property
+    def signals(self) -> int:
+        # Counted by stop_signals: Event.set() in a handler could deadlock on
+        # the lock the main thread holds inside wake.wait().  The wake-up fd
+        # ends an idle select(); a busy loop looks within POLL_SECONDS.
+        return stop_signals.received + (2 if self.fatal else 0)  # fatal: stop at once
 
     # -- the coordinator -----------------------------------------------------
 
@@ -146,13 +153,19 @@ class Daemon:
         check_private(paths)
         if self.config_dir and self.config_dir not in sys.path:
             sys.path.insert(0, self.config_dir)  # handlers import relative to jobs.toml
+        stop_signals.install()  # already, when started by `jobctl daemon`
         store = Store.open(self.db_path, self.config.durability)
         self.store = store
+        self.db_file = _file_identity(self.db_path)
+        # The token marks every process this daemon starts; it is committed
+        # with the registration, and the mark is held, before any starts.
+        self.token = new_run_token()
+        self.run_mark = RunMark(self.token)
         pid = os.getpid()
         now = self.clock()
-        self.id = store.register_daemon(self.host, pid, process_start_time(pid), self.queues, now)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        self.id = store.register_daemon(
+            self.host, pid, process_start_time(pid), self.queues, now, self.token
+        )
         # A signal also writes a byte here, which ends an idle select() at once.
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
@@ -171,6 +184,7 @@ class Daemon:
                 lambda line: self._log(None, line),
                 self._wake_up,
                 self.clock,
+                self.token,
             )
         self.scheduler = None
         if self.run_schedules:
@@ -208,128 +222,193 @@ class Daemon:
             signal.set_wakeup_fd(-1)
             os.close(wake_read)
             os.close(wake_write)
-        return 0
+            self.run_mark.close()
+        return 1 if self.fatal else 0
 
     def _loop(self) -> None:
-        store = self.store
-        last_version = None
-        next_heartbeat = 0.0
-        next_due: float | None = 0.0
-        stop_deadline: float | None = None
-        hard_deadline: float | None = None
-        next_schedule: float | None = 0.0 if self.scheduler is not None else None
-        next_worker: float | None = 0.0 if self.supervisor is not None else None
-        supervisor = self.supervisor
-        self._recover(self.clock())
+        timers = _Timers(
+            schedule=0.0 if self.scheduler is not None else None,
+            worker=0.0 if self.supervisor is not None else None,
+        )
         while True:
-            now = self.clock()
-            version = store.data_version()
-            changed = version != last_version
-            last_version = version
-            wakeups = [next_heartbeat]
-            wakeups += [t for t in (next_due, next_schedule, next_worker) if t is not None]
-            busy = self.running or self.signals or self.pids or self.logs
-            if supervisor is not None and (supervisor.pending() or stop_deadline is not None):
-                busy = True
-            if not (changed or busy) and now < min(wakeups):
-                # Idle, and nothing changed: sleep until a commit, a signal,
-                # the next heartbeat, due job or schedule.
-                self.watcher.wait(min(wakeups) - now, self.signal_fds)
-                continue
-            if next_schedule is not None and now >= next_schedule and not self.signals:
-                next_schedule = self.scheduler.tick(now)
-                if self.drain:
-                    next_schedule = None  # once: what is owed now, not what comes later
-                changed = True  # our own commits do not move data_version
-            if now >= next_heartbeat:
-                if not store.heartbeat(self.id, now, now + LEASE_SECONDS):
-                    self._declared_dead(now)
-                self._recover(now)
-                next_heartbeat = now + HEARTBEAT_SECONDS
-                changed = True
-            if supervisor is not None:
-                due_now = next_worker is not None and now >= next_worker
-                if changed or due_now or supervisor.pending():
-                    # While stopping: record exits, take and start nothing new.
-                    look = changed and stop_deadline is None and not self.signals
-                    next_worker = supervisor.tick(now, now + LEASE_SECONDS, look)
-            if changed and self.running:
-                for job_id in store.cancel_requests(self.id):
-                    item = self.running.get(job_id)
-                    if item is not None and item.stop_reason is None:
-                        item.stop_reason = "cancelled"
-            # Shutdown: the first signal stops claiming and waits for
-            # shutdown_grace; then (or at a second signal) jobs are stopped
-            # and given back without using an attempt.  Jobs claimed ahead
-            # (see _capacity) are running as far as anyone can see: they
-            # are short, and they run too.
-            if self.signals and stop_deadline is None:
-                stop_deadline = now + self.config.shutdown_grace
-                if supervisor is not None:
-                    supervisor.stop_all()
-                self._log(
-                    None,
-                    f"stopping: waiting up to {self.config.shutdown_grace:g}s"
-                    f" for {len(self.running)} job(s)",
-                )
-            claiming = stop_deadline is None
-            # What ended and what starts next share one transaction: the
-            # commit is most of the cost of a short job.
-            with store.transaction():
-                ended, failed = self._record(now)
-                claimed = []
-                if claiming:
-                    free = self._capacity() - len(self.running)
-                    due = next_due is not None and now >= next_due
-                    if free > 0 and (changed or due or ended):
-                        claimed = self._claim(now, free)
-            self._after_commit(ended, failed, claimed)
-            if claiming:
-                if free > 0 and len(claimed) < free and (changed or due or ended):
-                    # Nothing more is ready now: ask when something will be.
-                    next_due = store.next_run_at(self.queues)
-                    if next_due is not None and next_due <= now and not claimed:
-                        # Due, but held back by a concurrency cap: wait for a
-                        # change (a job ending) instead of asking again at once.
-                        next_due = None
-                    nothing_due = next_due is None or next_due > now
-                    idle = not self.running and nothing_due
-                    if self.drain and idle and not self._retries_soon(now):
-                        return
-                elif claimed:
-                    next_due = now  # there may be more ready at once
-            else:
-                if not self.running and (supervisor is None or not supervisor.running()):
+            try:
+                if timers.recover:
+                    self._recover(self.clock())
+                    timers.recover = False
+                if self._pass(timers):
                     return
-                if self.signals > 1 and supervisor is not None:
-                    supervisor.kill_now()
-                if now >= stop_deadline or self.signals > 1:
-                    for item in self.running.values():
-                        if item.stop_reason is None:
-                            item.stop_reason = "interrupted"
-                        if self.signals > 1 and item.attempt is not None:
-                            item.attempt.kill_grace = 0
-                    if hard_deadline is None:
-                        hard_deadline = now + self.config.kill_grace + 2
-                    elif now >= hard_deadline:
-                        self._abandon(now)  # handler threads that would not stop
-                        return
-            self._flush_log()
-            room = claiming and len(self.running) < self._capacity()
-            self._sleep(now, next_due if room else None)
+            except DatabaseError as exc:
+                # A full disk (or a lock held past the busy timeout) passes:
+                # wait it out, keeping what the jobs produced meanwhile.  A
+                # second signal ends the wait, and the daemon.
+                if not isinstance(exc, DiskFull | DatabaseBusy) or self.signals > 1:
+                    raise
+                self._wait_out(exc, timers)
+                continue
+            if timers.waited_out:
+                self._log(None, "the database is writable again: going on")
+                timers.waited_out = 0
+
+    def _pass(self, timers: _Timers) -> bool:
+        """One pass of the loop: True when the daemon is done."""
+        store = self.store
+        supervisor = self.supervisor
+        now = self.clock()
+        version = store.data_version()
+        changed = version != timers.version
+        timers.version = version
+        wakeups = [timers.heartbeat]
+        wakeups += [t for t in (timers.due, timers.schedule, timers.worker) if t is not None]
+        busy = self.running or self.signals or self.pids or self.logs
+        if supervisor is not None and (supervisor.pending() or timers.stop is not None):
+            busy = True
+        if not (changed or busy) and now < min(wakeups):
+            # Idle, and nothing changed: sleep until a commit, a signal,
+            # the next heartbeat, due job or schedule.
+            self.watcher.wait(min(wakeups) - now, self.signal_fds)
+            return False
+        if timers.schedule is not None and now >= timers.schedule and not self.signals:
+            timers.schedule = self.scheduler.tick(now)
+            if self.drain:
+                timers.schedule = None  # once: what is owed now, not what comes later
+            changed = True  # our own commits do not move data_version
+        if now >= timers.heartbeat:
+            self._heartbeat(now)
+            timers.heartbeat = now + HEARTBEAT_SECONDS
+            changed = True
+        if supervisor is not None:
+            due_now = timers.worker is not None and now >= timers.worker
+            if changed or due_now or supervisor.pending():
+                # While stopping: record exits, take and start nothing new.
+                look = changed and timers.stop is None and not self.signals
+                timers.worker = supervisor.tick(now, now + self.lease, look)
+        if changed and self.running:
+            for job_id in store.cancel_requests(self.id):
+                item = self.running.get(job_id)
+                if item is not None and item.stop_reason is None:
+                    item.stop_reason = "cancelled"
+        # Shutdown: the first signal stops claiming and waits for
+        # shutdown_grace; then (or at a second signal) jobs are stopped
+        # and given back without using an attempt.  Jobs claimed ahead
+        # (see _capacity) are running as far as anyone can see: they
+        # are short, and they run too.
+        if self.signals and timers.stop is None:
+            timers.stop = now + self.config.shutdown_grace
+            if supervisor is not None:
+                supervisor.stop_all()
+            self._log(
+                None,
+                f"stopping: waiting up to {self.config.shutdown_grace:g}s"
+                f" for {len(self.running)} job(s)",
+            )
+        claiming = timers.stop is None
+        # What ended and what starts next share one transaction: the
+        # commit is most of the cost of a short job.
+        produced = self._take_produced()
+        free = self._capacity() - len(self.running) + len(produced.done)
+        due = timers.due is not None and now >= timers.due
+        try:
+            with store.transaction():
+                failed = self._record(produced, now)
+                claimed = []
+                if claiming and free > 0 and (changed or due or produced.done):
+                    claimed = self._claim(now, free)
+        except BaseException:
+            self._give_back(produced)  # nothing was written: write it next time
+            raise
+        self._after_commit(produced.done, failed, claimed)
+        if claiming:
+            if free > 0 and len(claimed) < free and (changed or due or produced.done):
+                # Nothing more is ready now: ask when something will be.
+                timers.due = store.next_run_at(self.queues)
+                if timers.due is not None and timers.due <= now and not claimed:
+                    # Due, but held back by a concurrency cap: wait for a
+                    # change (a job ending) instead of asking again at once.
+                    timers.due = None
+                nothing_due = timers.due is None or timers.due > now
+                idle = not self.running and nothing_due
+                if self.drain and idle and not self._retries_soon(now):
+                    return True
+            elif claimed:
+                timers.due = now  # there may be more ready at once
+        elif self._stopping(now, timers):
+            return True
+        self._flush_log()
+        room = claiming and len(self.running) < self._capacity()
+        self._sleep(now, timers.due if room else None)
+        return False
+
+    def _stopping(self, now: float, timers: _Timers) -> bool:
+        """Shutting down: stop what still runs once the grace is over; True when all ended."""
+        supervisor = self.supervisor
+        if not self.running and (supervisor is None or not supervisor.running()):
+            return True
+        if self.signals > 1 and supervisor is not None:
+            supervisor.kill_now()
+        if timers.stop is not None and (now >= timers.stop or self.signals > 1):
+            for item in self.running.values():
+                if item.stop_reason is None:
+                    item.stop_reason = "interrupted"
+                if self.signals > 1 and item.attempt is not None:
+                    item.attempt.kill_grace = 0
+            if timers.hard_stop is None:
+                timers.hard_stop = now + self.config.kill_grace + 2
+            elif now >= timers.hard_stop:
+                self._abandon(now)  # handler threads that would not stop
+                return True
+        return False
+
+    def _heartbeat(self, now: float) -> None:
+        """Renew leases, check that this daemon still owns what it runs, and
+        that its database is still the file at its path; recover the dead."""
+        if _file_identity(self.db_path) != self.db_file:
+            self.fatal = (
+                f"the database {self.db_path} was removed or replaced:"
+                " stopping (start a daemon again to serve the new file)"
+            )
+            self._log(None, self.fatal)
+            return
+        if not self.store.heartbeat(self.id, now, now + self.lease):
+            self._declared_dead(now)
+        elif self.supervisor is not None:
+            self.supervisor.keep_owned()
+        self._recover(now)
+
+    def _wait_out(self, exc: DatabaseError, timers: _Timers) -> None:
+        """Sleep a while before trying the failed pass again; say so once."""
+        if not timers.waited_out:
+            self._log(None, f"{exc.message}: retrying until it can write again")
+        self._flush_log()
+        timers.waited_out += 1
+        until = time.monotonic() + min(WAIT_OUT_MAX_SECONDS, 0.05 * 2**timers.waited_out)
+        while not self.signals and time.monotonic() < until:
+            self.watcher.wait(min(0.1, until - time.monotonic()), self.signal_fds)
+            # Jobs go on printing: hold no more than the database would keep.
+            outputs = _take_all(self.outputs)
+            self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
+        timers.recover = True  # a recovery cut short by the error
 
     def _declared_dead(self, now: float) -> None:
         """Another daemon took this one for dead (its host stopped it past the
-        lease) and recovered its jobs: stop running them, and start over
-        under a new id.  Their attempts are ended, so what they report now
-        changes nothing."""
-        self._log(None, f"daemon {self.id} was presumed dead: stopping its jobs, registering again")
+        lease) and recovered its jobs and workers: stop running them at once,
+        and start over under a new id.  The jobs' attempts are ended, so what
+        they report now changes nothing; the workers' rows are not ours."""
+        self._log(
+            None,
+            f"daemon {self.id} was presumed dead: stopping its jobs and workers, registering again",
+        )
         for item in self.running.values():
             item.stop_reason = item.stop_reason or "interrupted"
+            if item.attempt is not None:
+                item.attempt.kill_grace = min(item.attempt.kill_grace, LOST_KILL_GRACE)
+        if self.supervisor is not None:
+            self.supervisor.let_go(set(self.supervisor.owned))
         pid = os.getpid()
         self.id = self.store.register_daemon(
-            self.host, pid, process_start_time(pid), self.queues, now
+            self.host, pid, process_start_time(pid), self.queues, now, self.token
         )
+        if self.supervisor is not None:
+            self.supervisor.daemon_id = self.id
 
     def _wake_up(self) -> None:
         """From another thread: end the coordinator's sleep, whichever kind it is in."""
@@ -381,45 +460,55 @@ class Daemon:
             self.watcher.wait(pause, self.signal_fds)
 
     def _claim(self, now: float, free: int) -> list[Running]:
+        """Claim up to `free` jobs; they join self.running in _after_commit."""
         claimed = self.store.claim(
             self.id,
             free,
             now,
-            now + LEASE_SECONDS,
+            now + self.lease,
             queues=self.queues,
             queue_caps=self._queue_caps,
             type_caps=self._type_caps,
         )
-        items = [Running(c.job, c.attempt) for c in claimed]
-        for item in items:
-            self.running[item.job.id] = item
-        return items
+        return [Running(c.job, c.attempt) for c in claimed]
 
-    def _record(self, now: float) -> tuple[list[tuple[Running, Outcome]], list[Job]]:
-        """Write what the workers produced since the last call.
-
-        Returns the attempts that ended and the jobs that failed for good.
-        """
+    def _take_produced(self) -> _Produced:
+        """What the workers produced since the last pass, taken off their queues."""
         # `done` first: a worker appends its last output before its outcome, so
         # whatever outcome is taken here has all its output taken below.
-        done = _take_all(self.done)
-        pids = _take_all(self.pids)
-        outputs = _take_all(self.outputs)
-        logs = _take_all(self.logs)
-        if not (pids or outputs or logs or done):
-            return [], []
-        failed = self.store.record(
-            [outcome for _, outcome in done],
-            outputs,
-            logs,
+        return _Produced(
+            _take_all(self.done),
+            _take_all(self.pids),
+            _take_all(self.outputs),
+            _take_all(self.logs),
+        )
+
+    def _give_back(self, produced: _Produced) -> None:
+        """Put back what a failed write did not store, ahead of anything newer.
+
+        While a full disk holds the daemon, a job may go on printing: only
+        the last output_limit bytes of each attempt are kept, as in the
+        database, so memory stays bounded.
+        """
+        self.done.extendleft(reversed(produced.done))
+        self.pids.extendleft(reversed(produced.pids))
+        self.logs.extendleft(reversed(produced.logs))
+        outputs = produced.outputs + _take_all(self.outputs)
+        self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
+
+    def _record(self, produced: _Produced, now: float) -> list[Job]:
+        """Write what the workers produced; the jobs that failed for good."""
+        if not produced:
+            return []
+        return self.store.record(
+            [outcome for _, outcome in produced.done],
+            produced.outputs,
+            produced.logs,
             now,
             self.config.output_limit,
             self._retry_delay,
-            pids,
+            produced.pids,
         )
-        for item, _ in done:
-            self.running.pop(item.job.id, None)
-        return done, failed
 
     def _after_commit(
         self,
@@ -428,6 +517,8 @@ class Daemon:
         claimed: list[Running],
     ) -> None:
         """Log, hand claimed jobs to the workers, run on_failure hooks: only once committed."""
+        for item, _ in ended:
+            self.running.pop(item.job.id, None)
         mono = time.monotonic()
         failed_ids = {job.id for job in failed}
         for item, outcome in ended:
@@ -445,6 +536,7 @@ class Daemon:
         for job in failed:
             self._on_failure(job)
         for item in claimed:
+            self.running[item.job.id] = item
             self._log(item.job, "started", item.number)
             self.todo.put(item)
 
@@ -463,23 +555,17 @@ class Daemon:
         return self.config.jobs.get(job.type) if job.type else None
 
     def _recover(self, now: float) -> None:
-        """Give back the running jobs of daemons that are gone."""
-        dead = []
-        for daemon_id, host, pid, pid_started, heartbeat_at in self.store.other_daemons(self.id):
-            # On this host the pid tells; a daemon merely paused (SIGSTOP, a
-            # suspended laptop) past its lease is alive and keeps its jobs.
-            if host == self.host:
-                gone = not pid_alive(pid, pid_started)
-            else:
-                gone = now - heartbeat_at > LEASE_SECONDS
-            if gone:
-                dead.append(daemon_id)
+        """Give back the running jobs of daemons that are gone, once their
+        processes on this host are stopped (see recovery.py)."""
+        dead = recovery.dead_daemons(self.store, self.id, self.host, self.lease, now)
         if dead:
             self.store.mark_daemons_dead(dead, now)
         orphans = self.store.orphaned_jobs(self.id, self.host, now)
         if not orphans:
             return
-        self._stop_leftovers(orphans)
+        recovery.stop_leftovers(
+            self.store, self.host, self.token, orphans, lambda line: self._log(None, line)
+        )
         outcomes = []
         for job_id, number in orphans:
             # The attempt read with the orphan: if another daemon recovered and
@@ -493,22 +579,10 @@ class Daemon:
         for job in failed:
             self._on_failure(job)
 
-    def _stop_leftovers(self, attempts: list[tuple[int, int]]) -> None:
-        """Kill what a dead daemon's jobs still run on this host, before they run again.
-
-        A kill -9 of a daemon leaves its commands running in their own
-        process groups; run again, a job would then run twice at once.
-        """
-        for job_id, pid, pid_started, host in self.store.orphaned_processes(attempts):
-            # Only a process that provably is the one recorded: pids are reused.
-            if host == self.host and pid_started is not None and pid_alive(pid, pid_started):
-                signal_group(pid, signal.SIGKILL)
-                self._log(None, f"job {job_id}: killed process group {pid} its dead daemon left")
-
     def _abandon(self, now: float) -> None:
         """Give back the jobs whose threads would not stop (what did end is kept)."""
-        ended, failed = self._record(now)
-        self._after_commit(ended, failed, [])
+        produced = self._take_produced()
+        self._after_commit(produced.done, self._record(produced, now), [])
         outcomes = [
             Outcome(item.job.id, item.number, "interrupted", error="daemon stopped")
             for item in self.running.values()
@@ -575,6 +649,7 @@ class Daemon:
                 ),
                 kill_grace=job_type.kill_grace if job_type else self.config.kill_grace,
                 config_dir=self.config_dir,
+                run_token=self.token,
             )
             item.attempt = attempt
             if job.type is not None and job_type is None:
@@ -632,6 +707,42 @@ class Daemon:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass  # nobody reads our stderr any more: go on running jobs
+
+
+class _Timers:
+    """The loop's state between passes: when to do what next."""
+
+    def __init__(self, schedule: float | None, worker: float | None) -> None:
+        self.version: int | None = None  # data_version at the last pass
+        self.heartbeat = 0.0
+        self.due: float | None = 0.0  # when the next job is due
+        self.schedule = schedule  # when the scheduler ticks next (None: never)
+        self.worker = worker  # when the supervisor ticks next
+        self.stop: float | None = None  # shutting down: the end of shutdown_grace
+        self.hard_stop: float | None = None  # then: when to give up on handler threads
+        self.recover = True  # recover the jobs of dead daemons before the next pass
+        self.waited_out = 0  # passes failed in a row on a full disk or a lock
+
+
+class _Produced(NamedTuple):
+    """What the worker threads handed over since the last pass."""
+
+    done: list[tuple[Running, Outcome]]
+    pids: list[tuple[int, int, int, float | None]]
+    outputs: list[tuple[int, int, bytes]]
+    logs: list[tuple[int, int, float, str, str | None]]
+
+    def __bool__(self) -> bool:
+        return bool(self.done or self.pids or self.outputs or self.logs)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, or None if there is none."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _short(text: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import apsw
 
-from jobctl.errors import DatabaseError
+from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
 
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_PAGES = 4_000
@@ -40,6 +40,7 @@ _MIGRATION_FILES = (
     "005_jobs_finished.sql",
     "006_drop_jobs_due.sql",
     "007_lean_jobs.sql",
+    "008_run_tokens.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -75,13 +76,13 @@ def explain(exc: apsw.Error, path: Path | str, *, waited: float | None = None) -
             how_long = f"waited {waited * 1000:.0f} ms"
         else:
             how_long = f"waited {waited:.1f}s"
-        return DatabaseError(f"database {path} is locked by another process ({how_long})")
+        return DatabaseBusy(f"database {path} is locked by another process ({how_long})")
     if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
         return DatabaseError(f"{path} is not a jobctl database, or it is corrupt")
     if isinstance(exc, apsw.CantOpenError | apsw.PermissionsError | apsw.ReadOnlyError):
         return DatabaseError(f"cannot open database {path} for writing")
     if isinstance(exc, apsw.FullError):
-        return DatabaseError(f"the disk holding {path} is full")
+        return DiskFull(f"the disk holding {path} is full")
     return DatabaseError(f"database {path}: {exc}")
 
 

@@ -52,6 +52,14 @@ class DatabaseError(JobctlError):
     """The database cannot be used."""
 
 
+class DiskFull(DatabaseError):
+    """The disk holding the database is full."""
+
+
+class DatabaseBusy(DatabaseError):
+    """Another process holds the database's lock."""
+
+
 class WrongState(JobctlError):
     """The job is not in a state that allows this."""
 

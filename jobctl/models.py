@@ -243,6 +243,7 @@ class Config(NamedTuple):
     concurrency: int | None = None
     shutdown_grace: float = 30.0
     kill_grace: float = 10.0
+    lease: float = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
     # Shared empty defaults are safe: nothing ever mutates a Config.
     jobs: dict[str, JobType] = {}
     queues: dict[str, QueueSpec] = {}

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobctl.models import Job, JobType, Outcome
-from jobctl.processes import signal_group
+from jobctl.processes import RUN_ENV, WORKER_ENV, signal_group
 
 PAYLOAD_ENV_LIMIT = 64 * 1024
 POLL = 0.05  # seconds between checks for timeout, cancel and shutdown
@@ -39,6 +39,7 @@ class Attempt:
         config_dir: str | None,
         started: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        run_token: str = "",
     ) -> None:
         self.job = job
         self.number = number
@@ -50,6 +51,7 @@ class Attempt:
         self.config_dir = config_dir
         self.started = started  # told the pid of the process group it starts
         self.clock = clock
+        self.run_token = run_token  # the daemon's: in the environment of what it starts
 
     def outcome(self, kind: str, **fields: Any) -> Outcome:
         return Outcome(self.job.id, self.number, kind, **fields)
@@ -82,10 +84,14 @@ def command_argv(job: Job, job_type: JobType | None) -> list[str]:
     return parts
 
 
-def job_environment(job: Job, number: int) -> dict[str, str]:
+def job_environment(job: Job, number: int, run_token: str = "") -> dict[str, str]:
     env = dict(job.env) if job.env is not None else dict(os.environ)
     payload = json.dumps(job.payload)
+    # A job added from inside a worker must not pass for that worker when a
+    # dead daemon's processes are sorted out (see processes.tagged_processes).
+    env.pop(WORKER_ENV, None)
     env.update(
+        {RUN_ENV: run_token},
         JOBCTL_JOB_ID=str(job.id),
         JOBCTL_JOB_TYPE=job.type or "",
         JOBCTL_ATTEMPT=str(number),
@@ -112,11 +118,15 @@ def run_command(
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=job_environment(job, attempt.number),
+            env=job_environment(job, attempt.number, attempt.run_token),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             pass_fds=pass_fds,
+            # Our fds are all close-on-exec: left for the kernel to close at
+            # exec, they keep the daemon's run mark until the run token shows
+            # in the new program's environment (see processes.py).
+            close_fds=bool(pass_fds),
             start_new_session=True,  # its own process group, which we signal as a whole
         )
     except FileNotFoundError:
@@ -336,3 +346,16 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
     if outcome.outcome in ("succeeded", "failed") and "error" in report:
         return outcome._replace(outcome="failed", exit_status=None, error=report["error"])
     return outcome
+
+
+def last_bytes(outputs: list[tuple[Any, int, bytes]], limit: int) -> list[tuple[Any, int, bytes]]:
+    """Output chunks of (job, attempt) or (worker, run), as one chunk each,
+    cut to its last `limit` bytes: what a database that cannot be written
+    yet must hold in memory, and no more, whatever a job prints."""
+    kept: dict[tuple[Any, int], bytearray] = {}
+    for job_id, number, chunk in outputs:
+        text = kept.setdefault((job_id, number), bytearray())
+        text += chunk
+        if len(text) > 2 * limit:
+            del text[:-limit]
+    return [(j, n, bytes(text[-limit:])) for (j, n), text in kept.items()]

@@ -70,6 +70,10 @@ _UNENDED_INDEXES = {
 }
 
 
+# What a worker's last owner started: (pid, pid start time, host, run token).
+LastRun = tuple[int | None, float | None, str | None, str | None]
+
+
 def _select_where(where: list[str]) -> str:
     """`ls`'s SELECT with `where` joined by AND."""
     return f"SELECT {_LIST_COLUMNS} FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
@@ -414,8 +418,16 @@ class Store:
     # -- the daemon --------------------------------------------------------
 
     def register_daemon(
-        self, host: str, pid: int, pid_started: float | None, queues: list[str] | None, now: float
+        self,
+        host: str,
+        pid: int,
+        pid_started: float | None,
+        queues: list[str] | None,
+        now: float,
+        token: str | None = None,
     ) -> int:
+        """A new daemon row; its id.  `token` marks every process it will start
+        (see processes.RUN_ENV): committed here, before it starts any."""
         with self._writing():
             self.conn.execute(
                 Q["register_daemon"],
@@ -425,6 +437,7 @@ class Store:
                     "pid_started": pid_started,
                     "now": now,
                     "queues": json.dumps(queues) if queues else None,
+                    "token": token,
                 },
             )
             return self.conn.last_insert_rowid()
@@ -460,8 +473,9 @@ class Store:
 
     def orphaned_processes(
         self, attempts: Sequence[tuple[int, int]]
-    ) -> list[tuple[int, int, float | None, str]]:
-        """(job id, pid, pid start time, host) of what those open attempts started."""
+    ) -> list[tuple[int, int | None, float | None, str, str | None]]:
+        """(job id, pid, pid start time, host, run token) of what those open
+        attempts may have started; the pid is None if it was never recorded."""
         params = {"attempts": json.dumps([list(a) for a in attempts])}
         return [tuple(r) for r in self._rows(Q["orphaned_processes"], params)]
 
@@ -533,11 +547,12 @@ class Store:
 
     def take_worker(
         self, name: str, daemon_id: int, host: str, now: float, lease_until: float
-    ) -> tuple[tuple[int | None, float | None, str | None], tuple[str, bool, int]] | None:
+    ) -> tuple[LastRun, tuple[str, bool, int]] | None:
         """Become the daemon that runs worker `name`, if no live daemon does.
 
-        Returns ((pid, pid start time, host) of what its last owner started,
-        (state, held, restarts)), or None when another daemon has it.
+        Returns ((pid, pid start time, host, run token) of what its last
+        owner started, (state, held, restarts)), or None when another daemon
+        has it.
         """
         with self._writing():
             conn = self.conn
@@ -552,9 +567,9 @@ class Store:
             taken = conn.execute(Q["take_worker"], params).fetchall()
             if not taken or not owner:
                 return None
-            _, pid, pid_started, host = owner[0]
+            _, pid, pid_started, host, token = owner[0]
             state, held, restarts = taken[0]
-            return (pid, pid_started, host), (state, bool(held), restarts)
+            return (pid, pid_started, host, token), (state, bool(held), restarts)
 
     def release_workers(self, daemon_id: int) -> None:
         with self._writing():
@@ -569,7 +584,13 @@ class Store:
             number = self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
             self.conn.execute(
                 Q["worker_running"],
-                {"name": name, "pid": pid, "pid_started": pid_started, "now": now},
+                {
+                    "name": name,
+                    "pid": pid,
+                    "pid_started": pid_started,
+                    "now": now,
+                    "daemon_id": daemon_id,
+                },
             )
             return number
 
@@ -582,6 +603,7 @@ class Store:
     def worker_ended(
         self,
         name: str,
+        daemon_id: int,
         number: int,
         exit_status: int | None,
         signal: int | None,
@@ -612,14 +634,24 @@ class Store:
                     "now": now,
                     "held": int(held),
                     "next_start_at": next_start_at,
+                    "daemon_id": daemon_id,
                 },
             )
 
     def set_worker(
-        self, name: str, state: str, *, held: bool, restarts: int, next_start_at: float | None
+        self,
+        name: str,
+        daemon_id: int,
+        state: str,
+        *,
+        held: bool,
+        restarts: int,
+        next_start_at: float | None,
     ) -> None:
+        """A worker's state, if `daemon_id` still owns it (else nothing changes)."""
         with self._writing():
             params = {
+                "daemon_id": daemon_id,
                 "name": name,
                 "state": state,
                 "held": int(held),
@@ -627,6 +659,10 @@ class Store:
                 "next_start_at": next_start_at,
             }
             self.conn.execute(Q["worker_set"], params)
+
+    def owned_workers(self, daemon_id: int) -> set[str]:
+        """The workers `daemon_id` owns now: another daemon may have taken one over."""
+        return {r[0] for r in self._rows(Q["owned_workers"], {"id": daemon_id})}
 
     def worker_requests(self, daemon_id: int) -> list[tuple[str, str]]:
         """Pending start/stop/restart requests for this daemon's workers, now taken."""

@@ -4,8 +4,12 @@ The daemon's coordinator thread calls `tick()`; only it writes to the
 database.  Each running worker has a thread that reads its output and
 waits for it to exit, handing both back through deques.  Ownership is a
 lease in the workers table: a daemon takes a worker that no live daemon
-holds, first killing what the last owner may have left running on this
-host (pid and start time recorded), so two copies never run.
+holds, first stopping what the last owner may have left running on this
+host: the process recorded (pid and start time), and every process that
+carries the old owner's run token and this worker's name, recorded or not
+(see processes.py), so two copies never run.  A daemon that finds it no
+longer owns a worker (another took it over while this one was stopped
+past its lease) stops its copy at once and forgets it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.models import Config, WorkerSpec
-from jobctl.processes import pid_alive, process_start_time, signal_group
-from jobctl.runner import watch_process
+from jobctl.processes import (
+    RUN_ENV,
+    WORKER_ENV,
+    pid_alive,
+    process_start_time,
+    signal_group,
+    stop_tagged,
+    wait_mark_free,
+)
+from jobctl.runner import last_bytes, watch_process
 from jobctl.store import Store
 
 
@@ -65,17 +77,20 @@ class Supervisor:
         log: Callable[[str], None],
         wake: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        token: str = "",
     ) -> None:
         self.config = config
         self.specs = dict(config.workers)
         self.store = store
         self.daemon_id = daemon_id
         self.host = host
+        self.token = token  # our run token: every worker process carries it
         self.log = log
         self.wake = wake
         self.clock = clock
         self.config_dir = str(Path(config.path).parent) if config.path else None
         self.owned: dict[str, Worker] = {}
+        self.lost: set[Run] = set()  # runs of workers let go, until they have exited
         self.output: deque[tuple[str, int, bytes]] = deque()
         self.ended: deque[Run] = deque()
         store.add_workers({name: spec.autostart for name, spec in self.specs.items()})
@@ -86,7 +101,7 @@ class Supervisor:
         return bool(self.output or self.ended)
 
     def running(self) -> int:
-        return sum(1 for w in self.owned.values() if w.run is not None)
+        return sum(1 for w in self.owned.values() if w.run is not None) + len(self.lost)
 
     def tick(self, now: float, lease_until: float, look: bool) -> float | None:
         """Record output and exits, take free workers and act on requests (when
@@ -95,9 +110,12 @@ class Supervisor:
             chunks = []
             while self.output:
                 chunks.append(self.output.popleft())
-            self.store.worker_output(chunks, self.config.output_limit)
-        while self.ended:
-            self._ended(self.ended.popleft(), now)
+            try:
+                self.store.worker_output(chunks, self.config.output_limit)
+            except BaseException:  # a full disk: keep it for the next try, bounded
+                self.output.extendleft(reversed(last_bytes(chunks, self.config.output_limit)))
+                raise
+        self._take_ended(now)
         if look:
             self._take_free(now, lease_until)
             for name, requested in self.store.worker_requests(self.daemon_id):
@@ -121,15 +139,40 @@ class Supervisor:
 
     def kill_now(self) -> None:
         """A second signal: SIGKILL at the next check instead of after kill_grace."""
-        for worker in self.owned.values():
+        for run in [w.run for w in self.owned.values()] + list(self.lost):
+            if run is not None:
+                run.kill_grace = 0
+
+    def keep_owned(self) -> None:
+        """At each heartbeat: stop and forget the workers another daemon has taken over."""
+        if self.owned:
+            self.let_go(set(self.owned) - self.store.owned_workers(self.daemon_id))
+
+    def let_go(self, names: set[str]) -> None:
+        """Stop these workers' runs at once (SIGTERM, SIGKILL a second later) and
+        forget them, writing nothing: their rows belong to another daemon now."""
+        for name in names:
+            worker = self.owned.pop(name)
+            self.log(f"worker {name}: another daemon runs it now: stopping this copy")
             if worker.run is not None:
-                worker.run.kill_grace = 0
+                worker.run.stop_reason = "taken over"
+                worker.run.kill_grace = min(worker.run.kill_grace, LOST_KILL_GRACE)
+                signal_group(worker.run.proc.pid, signal.SIGTERM)
+                self.lost.add(worker.run)
 
     def release(self, now: float) -> None:
         """After stop_all and the last run's end: let another daemon take them."""
-        while self.ended:
-            self._ended(self.ended.popleft(), now)
+        self._take_ended(now)
         self.store.release_workers(self.daemon_id)
+
+    def _take_ended(self, now: float) -> None:
+        while self.ended:
+            run = self.ended.popleft()
+            if run in self.lost:
+                self.lost.discard(run)
+                self.log(f"worker {run.spec.name}: the copy let go has stopped")
+            else:
+                self._ended(run, now)
 
     def _take_free(self, now: float, lease_until: float) -> None:
         for name, spec in self.specs.items():
@@ -138,9 +181,9 @@ class Supervisor:
             taken = self.store.take_worker(name, self.daemon_id, self.host, now, lease_until)
             if taken is None:
                 continue
-            (pid, pid_started, host), (state, held, restarts) = taken
-            if pid is not None and host == self.host:
-                self._stop_leftover(name, pid, pid_started, spec.kill_grace)
+            (pid, pid_started, host, token), (state, held, restarts) = taken
+            if host == self.host:
+                self._stop_leftovers(name, pid, pid_started, token, spec.kill_grace)
             worker = Worker(spec, state, held or state == "gave-up", restarts)
             self.owned[name] = worker
             self.log(f"worker {name}: now run by this daemon")
@@ -149,16 +192,32 @@ class Supervisor:
             else:
                 self._save(worker, "gave-up" if state == "gave-up" else "stopped")
 
-    def _stop_leftover(self, name: str, pid: int, pid_started: float | None, grace: float) -> None:
-        """Kill what a dead owner left running: pids are reused, so check the start time."""
-        if pid_started is None or not pid_alive(pid, pid_started):
-            return
-        self.log(f"worker {name}: stopping process group {pid} its last daemon left running")
-        signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + min(grace, 5.0)
-        while time.monotonic() < deadline and pid_alive(pid, pid_started):
-            time.sleep(0.05)
-        signal_group(pid, signal.SIGKILL)
+    def _stop_leftovers(
+        self,
+        name: str,
+        pid: int | None,
+        pid_started: float | None,
+        token: str | None,
+        grace: float,
+    ) -> None:
+        """Stop what the last owner on this host left running, recorded or not."""
+        grace = min(grace, 5.0)
+        if pid is not None and pid_started is not None and pid_alive(pid, pid_started):
+            # Pids are reused: only the process that started when recorded.
+            self.log(f"worker {name}: stopping process group {pid} its last daemon left running")
+            signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and pid_alive(pid, pid_started):
+                time.sleep(0.05)
+            signal_group(pid, signal.SIGKILL)
+        if token and token != self.token:
+            # A copy started just before its daemon died, its pid not yet
+            # recorded: found by the old owner's token.
+            if not wait_mark_free(token):
+                self.log(f"worker {name}: a child of its last daemon has not exec'd in 10s")
+            for found, group in stop_tagged(token, name, grace).items():
+                if group != pid:  # not the recorded one, stopped above
+                    self.log(f"worker {name}: stopped process {found} its last daemon left running")
 
     def _request(self, name: str, requested: str, now: float) -> None:
         worker = self.owned.get(name)
@@ -188,15 +247,27 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, stopped as a whole
-                env=os.environ | {"JOBCTL_WORKER": spec.name},
+                env=os.environ | {WORKER_ENV: spec.name, RUN_ENV: self.token},
+                # Our fds are all close-on-exec; keeping them to the exec
+                # itself keeps the run mark until the token shows (processes.py).
+                close_fds=False,
             )
         except OSError as exc:
             self.log(f"worker {spec.name}: cannot start: {exc.strerror or exc}")
             self._after_failure(worker, now, lived=0.0)
             return
-        number = self.store.worker_started(
-            spec.name, self.daemon_id, proc.pid, process_start_time(proc.pid), now
-        )
+        try:
+            number = self.store.worker_started(
+                spec.name, self.daemon_id, proc.pid, process_start_time(proc.pid), now
+            )
+        except BaseException:
+            # Not recorded (a full disk): no copy runs that the database does
+            # not know of; the start is tried again with the next tick.
+            signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+            worker.next_start = now
+            raise
         run = Run(spec, number, proc)
         worker.run, worker.state = run, "running"
         self.log(f"worker {spec.name}: started run {number}, pid {proc.pid}")
@@ -244,6 +315,7 @@ class Supervisor:
         if run is not None:
             self.store.worker_ended(
                 worker.spec.name,
+                self.daemon_id,
                 run.number,
                 run.exit_status,
                 run.signal,
@@ -256,6 +328,7 @@ class Supervisor:
         else:
             self.store.set_worker(
                 worker.spec.name,
+                self.daemon_id,
                 state,
                 held=worker.held,
                 restarts=worker.restarts,
@@ -275,6 +348,9 @@ class Supervisor:
         run.lived = time.monotonic() - run.started
         self.ended.append(run)
         self.wake()
+
+
+LOST_KILL_GRACE = 1.0  # a copy another daemon has taken over: SIGKILL this soon after SIGTERM
 
 
 def _argv(spec: WorkerSpec) -> list[str]:

@@ -138,3 +138,11 @@ def test_init_writes_the_example_and_the_database(cli: Cli) -> None:
     assert "jobs.toml" in out
     fail_one_line(cli("init"), 2)
     assert (cli.home / "jobs.toml").read_text() == EXAMPLE.read_text()
+
+
+def test_a_lease_shorter_than_three_heartbeats_is_refused(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, 'lease = "1s"\n')
+    assert "lease" in problem and "at least 3s" in problem
+    path = tmp_path / "ok.toml"
+    path.write_text('lease = "10s"\n')
+    assert load_config(path).lease == 10.0

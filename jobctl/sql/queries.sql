@@ -164,8 +164,8 @@ DELETE FROM temp.purge_ids;
 -- The daemon.  Only its coordinator thread runs these, on its one connection.
 
 -- name: register_daemon
-INSERT INTO daemons (host, pid, pid_started, started_at, heartbeat_at, queues)
-VALUES (:host, :pid, :pid_started, :now, :now, :queues);
+INSERT INTO daemons (host, pid, pid_started, started_at, heartbeat_at, queues, token)
+VALUES (:host, :pid, :pid_started, :now, :now, :queues, :token);
 
 -- name: heartbeat
 -- No row changed: another daemon declared this one dead (see Daemon._heartbeat).
@@ -198,11 +198,12 @@ WHERE j.state = 'running' AND j.daemon_id != :id
 
 -- name: orphaned_processes
 -- The processes the orphaned attempts (:attempts, a JSON array of [job id,
--- number]) may have left running, with the host of the daemon that ran them.
-SELECT a.job_id, a.pid, a.pid_started, d.host FROM json_each(:attempts) e
+-- number]) may have left running: the pid if it was recorded, and the host
+-- and run token of the daemon that ran them.
+SELECT a.job_id, a.pid, a.pid_started, d.host, d.token FROM json_each(:attempts) e
 JOIN attempts a ON a.job_id = e.value ->> 0 AND a.number = e.value ->> 1
 JOIN daemons d ON d.id = a.daemon_id
-WHERE a.pid IS NOT NULL AND a.finished_at IS NULL;
+WHERE a.finished_at IS NULL;
 
 -- name: set_attempt_pid
 UPDATE attempts SET pid = :pid, pid_started = :pid_started
@@ -362,7 +363,7 @@ ON CONFLICT (name) DO NOTHING;
 
 -- name: worker_owner
 -- Who runs it now, and what it may have left running: read before taking it.
-SELECT w.daemon_id, w.pid, w.pid_started, d.host FROM workers w
+SELECT w.daemon_id, w.pid, w.pid_started, d.host, d.token FROM workers w
 LEFT JOIN daemons d ON d.id = w.daemon_id WHERE w.name = :name;
 
 -- name: take_worker
@@ -388,9 +389,11 @@ VALUES (:name, (SELECT coalesce(max(number), 0) + 1 FROM worker_runs WHERE worke
 RETURNING number;
 
 -- name: worker_running
+-- This, worker_settled and worker_set change a worker only for the daemon
+-- that owns it: one declared dead must not undo what its successor wrote.
 UPDATE workers SET state = 'running', pid = :pid, pid_started = :pid_started,
                    started_at = :now, next_start_at = NULL
-WHERE name = :name;
+WHERE name = :name AND daemon_id = :daemon_id;
 
 -- name: append_worker_output
 UPDATE worker_runs SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
@@ -406,12 +409,15 @@ WHERE worker = :name AND number = :number;
 UPDATE workers SET state = :state, pid = NULL, pid_started = NULL, restarts = :restarts,
                    last_exit = :last_exit, last_exit_at = :now, held = :held,
                    next_start_at = :next_start_at
-WHERE name = :name;
+WHERE name = :name AND daemon_id = :daemon_id;
 
 -- name: worker_set
 UPDATE workers SET state = :state, held = :held, restarts = :restarts,
                    next_start_at = :next_start_at
-WHERE name = :name;
+WHERE name = :name AND daemon_id = :daemon_id;
+
+-- name: owned_workers
+SELECT name FROM workers WHERE daemon_id = :id;
 
 -- name: worker_requests
 SELECT name, requested FROM workers WHERE daemon_id = :id AND requested IS NOT NULL;

@@ -1,0 +1,62 @@
+"""Dead daemons: telling that one is gone, and stopping what it left running here.
+
+A daemon killed with -9 leaves its jobs' processes running in their own
+process groups; run again, a job would run twice at once.  Before its jobs
+are given back, the recovering daemon stops them: the process groups whose
+pids were recorded (pid and start time, since pids are reused), and every
+process that carries the dead daemon's run token, recorded or not (see
+processes.py).  Both only on this host: elsewhere the old daemon, once it
+runs again, finds it was declared dead and stops its own.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+
+from jobctl.processes import pid_alive, signal_group, stop_tagged, wait_mark_free
+from jobctl.store import Store
+
+
+def dead_daemons(store: Store, own_id: int, host: str, lease: float, now: float) -> list[int]:
+    """The daemons not known to have stopped that are gone."""
+    dead = []
+    for daemon_id, daemon_host, pid, pid_started, heartbeat_at in store.other_daemons(own_id):
+        # On this host the pid tells; a daemon merely paused (SIGSTOP, a
+        # suspended laptop) past its lease is alive and keeps its jobs.
+        if daemon_host == host:
+            gone = not pid_alive(pid, pid_started)
+        else:
+            gone = now - heartbeat_at > lease
+        if gone:
+            dead.append(daemon_id)
+    return dead
+
+
+def stop_leftovers(
+    store: Store,
+    host: str,
+    own_token: str,
+    attempts: Sequence[tuple[int, int]],
+    log: Callable[[str], None],
+) -> None:
+    """Kill what these orphaned attempts may still run on this host."""
+    tokens = set()
+    recorded = set()
+    for job_id, pid, pid_started, daemon_host, token in store.orphaned_processes(attempts):
+        if daemon_host != host:
+            continue
+        recorded.add(pid)
+        if pid is not None and pid_started is not None and pid_alive(pid, pid_started):
+            signal_group(pid, signal.SIGKILL)
+            log(f"job {job_id}: killed process group {pid} its dead daemon left")
+        # Our own token when another host declared this daemon dead under
+        # its old id: those jobs this daemon is stopping itself.
+        if token and token != own_token:
+            tokens.add(token)
+    for token in sorted(tokens):
+        if not wait_mark_free(token):
+            log("a child of a dead daemon has not exec'd within 10s: looking for it anyway")
+        for pid, group in stop_tagged(token).items():
+            if group not in recorded:  # not one of those just killed, still on its way out
+                log(f"killed process {pid} a dead daemon's job left (found by its run token)")

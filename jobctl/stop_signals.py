@@ -1,0 +1,27 @@
+"""SIGTERM and SIGINT for `jobctl daemon`, counted from the program's first line.
+
+A daemon spends its first fraction of a second importing and opening the
+database.  A stop signal then must neither kill it (status -15, jobs
+half-registered) nor be lost: `jobctl daemon` installs this counter before
+anything else (see __main__.py), and the daemon reads it once start-up is
+done, so a signal during start-up is honoured then.  The handler only
+counts: a handler that took a lock could deadlock with the code it
+interrupts.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+received = 0  # stop signals so far: 1 stops gracefully, 2 at once
+
+
+def _count(signum: int, frame: Any) -> None:
+    global received
+    received += 1
+
+
+def install() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _count)
