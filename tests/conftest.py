@@ -164,6 +164,15 @@ def daemons(cli: Cli) -> Iterator[Daemons]:
     group.stop_all()
 
 
+def process_running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            return file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
 def states(cli: Cli) -> dict[str, int]:
     store = cli.store()
     try:

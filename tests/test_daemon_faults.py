@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Cli, Daemons, states, wait_for
+from conftest import Cli, Daemons, process_running, states, wait_for
 
 from jobctl.store import Store
 
@@ -30,7 +30,7 @@ def test_removing_the_database_stops_the_daemon_with_one_line(
     assert log.count("removed or replaced") == 1, log
     assert "Traceback" not in log
     # Its job does not outlive it: nothing could ever find it again.
-    wait_for(lambda: not _alive(sleeper), timeout=5, what="the job's process gone")
+    wait_for(lambda: not process_running(sleeper), timeout=5, what="the job's process gone")
 
 
 def test_a_signal_during_start_up_is_honoured_once_it_has_started(
@@ -112,14 +112,6 @@ def _attempt_pid(cli: Cli) -> int:
             store.close()
 
     return wait_for(recorded, what="the pid recorded")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            return file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def _catches(pid: int, signum: int) -> bool:
