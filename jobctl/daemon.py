@@ -31,7 +31,7 @@ from typing import NamedTuple
 from jobctl import recovery, runner, stop_signals
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
 from jobctl.models import Config, Job, JobType, Outcome, iso
-from jobctl.processes import RunMark, new_run_token, process_start_time
+from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
 
@@ -124,6 +124,7 @@ class Daemon:
         # one (containers with their own pid namespaces on one database).
         self.host = os.environ.get("JOBCTL_HOST") or socket.gethostname()
         self.fatal: str | None = None  # why the daemon must stop at once, and exit 1
+        self.stale: set[int] = set()  # jobs of a registration declared dead, still stopping
         self.lease = (
             config.lease
         )  # a daemon on another host is presumed dead this long after its heartbeat
@@ -159,8 +160,11 @@ class Daemon:
         self.db_file = _file_identity(self.db_path)
         # The token marks every process this daemon starts; it is committed
         # with the registration, and the mark is held, before any starts.
-        self.token = new_run_token()
-        self.run_mark = RunMark(self.token)
+        # One inherited from a job that started this daemon is not ours.
+        os.environ.pop(RUN_ENV, None)
+        os.environ.pop(WORKER_ENV, None)
+        self.run_marks: list[RunMark] = []
+        self._new_token()
         pid = os.getpid()
         now = self.clock()
         self.id = store.register_daemon(
@@ -222,7 +226,9 @@ class Daemon:
             signal.set_wakeup_fd(-1)
             os.close(wake_read)
             os.close(wake_write)
-            self.run_mark.close()
+            for mark in self.run_marks:
+                mark.close()
+            stop_signals.restore()
         return 1 if self.fatal else 0
 
     def _loop(self) -> None:
@@ -243,6 +249,10 @@ class Daemon:
                 # second signal ends the wait, and the daemon.
                 if not isinstance(exc, DiskFull | DatabaseBusy) or self.signals > 1:
                     raise
+                now = self.clock()
+                if self.signals:  # a shutdown goes on in memory: grace, then stop the jobs
+                    self._begin_stop(now, timers)
+                    self._stop_jobs_after_grace(now, timers)
                 self._wait_out(exc, timers)
                 continue
             if timers.waited_out:
@@ -274,6 +284,7 @@ class Daemon:
             changed = True  # our own commits do not move data_version
         if now >= timers.heartbeat:
             self._heartbeat(now)
+            now = self.clock()  # recovery may have taken a while: leases from now
             timers.heartbeat = now + HEARTBEAT_SECONDS
             changed = True
         if supervisor is not None:
@@ -292,16 +303,14 @@ class Daemon:
         # and given back without using an attempt.  Jobs claimed ahead
         # (see _capacity) are running as far as anyone can see: they
         # are short, and they run too.
-        if self.signals and timers.stop is None:
-            timers.stop = now + self.config.shutdown_grace
-            if supervisor is not None:
-                supervisor.stop_all()
-            self._log(
-                None,
-                f"stopping: waiting up to {self.config.shutdown_grace:g}s"
-                f" for {len(self.running)} job(s)",
-            )
-        claiming = timers.stop is None
+        if self.signals:
+            self._begin_stop(now, timers)
+        # After a takeover (see _declared_dead), claim nothing until the old
+        # registration's jobs have stopped: one of them may be given back
+        # and claimed again at once, and two copies would run.
+        if self.stale and not self.stale & self.running.keys():
+            self.stale = set()
+        claiming = timers.stop is None and not self.stale
         # What ended and what starts next share one transaction: the
         # commit is most of the cost of a short job.
         produced = self._take_produced()
@@ -331,20 +340,31 @@ class Daemon:
                     return True
             elif claimed:
                 timers.due = now  # there may be more ready at once
-        elif self._stopping(now, timers):
+        elif timers.stop is not None and self._stopping(now, timers):
             return True
         self._flush_log()
         room = claiming and len(self.running) < self._capacity()
         self._sleep(now, timers.due if room else None)
         return False
 
-    def _stopping(self, now: float, timers: _Timers) -> bool:
-        """Shutting down: stop what still runs once the grace is over; True when all ended."""
-        supervisor = self.supervisor
-        if not self.running and (supervisor is None or not supervisor.running()):
-            return True
-        if self.signals > 1 and supervisor is not None:
-            supervisor.kill_now()
+    def _begin_stop(self, now: float, timers: _Timers) -> None:
+        """The first stop signal: claim nothing more, stop the workers, give
+        running jobs shutdown_grace to finish."""
+        if timers.stop is not None:
+            return
+        timers.stop = now + self.config.shutdown_grace
+        if self.supervisor is not None:
+            self.supervisor.stop_all()
+        self._log(
+            None,
+            f"stopping: waiting up to {self.config.shutdown_grace:g}s"
+            f" for {len(self.running)} job(s)",
+        )
+
+    def _stop_jobs_after_grace(self, now: float, timers: _Timers) -> None:
+        """Once shutdown_grace is over (or at a second signal), stop the jobs still running."""
+        if self.signals > 1 and self.supervisor is not None:
+            self.supervisor.kill_now()
         if timers.stop is not None and (now >= timers.stop or self.signals > 1):
             for item in self.running.values():
                 if item.stop_reason is None:
@@ -353,15 +373,24 @@ class Daemon:
                     item.attempt.kill_grace = 0
             if timers.hard_stop is None:
                 timers.hard_stop = now + self.config.kill_grace + 2
-            elif now >= timers.hard_stop:
-                self._abandon(now)  # handler threads that would not stop
-                return True
+
+    def _stopping(self, now: float, timers: _Timers) -> bool:
+        """Shutting down: stop what still runs once the grace is over; True when all ended."""
+        supervisor = self.supervisor
+        if not self.running and (supervisor is None or not supervisor.running()):
+            return True
+        self._stop_jobs_after_grace(now, timers)
+        if timers.hard_stop is not None and now >= timers.hard_stop:
+            self._abandon(now)  # handler threads that would not stop
+            return True
         return False
 
     def _heartbeat(self, now: float) -> None:
         """Renew leases, check that this daemon still owns what it runs, and
         that its database is still the file at its path; recover the dead."""
-        if _file_identity(self.db_path) != self.db_file:
+        if self.fatal:
+            return
+        if _file_identity(self.db_path, self.db_file) != self.db_file:
             self.fatal = (
                 f"the database {self.db_path} was removed or replaced:"
                 " stopping (start a daemon again to serve the new file)"
@@ -380,8 +409,10 @@ class Daemon:
             self._log(None, f"{exc.message}: retrying until it can write again")
         self._flush_log()
         timers.waited_out += 1
-        until = time.monotonic() + min(WAIT_OUT_MAX_SECONDS, 0.05 * 2**timers.waited_out)
-        while not self.signals and time.monotonic() < until:
+        pause = min(WAIT_OUT_MAX_SECONDS, 0.05 * 2 ** min(timers.waited_out, 10))
+        until = time.monotonic() + pause
+        signals = self.signals
+        while self.signals == signals and time.monotonic() < until:
             self.watcher.wait(min(0.1, until - time.monotonic()), self.signal_fds)
             # Jobs go on printing: hold no more than the database would keep.
             outputs = _take_all(self.outputs)
@@ -401,14 +432,23 @@ class Daemon:
             item.stop_reason = item.stop_reason or "interrupted"
             if item.attempt is not None:
                 item.attempt.kill_grace = min(item.attempt.kill_grace, LOST_KILL_GRACE)
+        self.stale = set(self.running)
         if self.supervisor is not None:
             self.supervisor.let_go(set(self.supervisor.owned))
+        # A new token too: the old one's processes are ours to stop, and a
+        # daemon on this host recovering the old registration's jobs must
+        # not take the new one's for them.  The old mark stays held.
+        self._new_token()
         pid = os.getpid()
         self.id = self.store.register_daemon(
             self.host, pid, process_start_time(pid), self.queues, now, self.token
         )
         if self.supervisor is not None:
-            self.supervisor.daemon_id = self.id
+            self.supervisor.daemon_id, self.supervisor.token = self.id, self.token
+
+    def _new_token(self) -> None:
+        self.token = new_run_token()
+        self.run_marks.append(RunMark(self.token))
 
     def _wake_up(self) -> None:
         """From another thread: end the coordinator's sleep, whichever kind it is in."""
@@ -563,11 +603,13 @@ class Daemon:
         orphans = self.store.orphaned_jobs(self.id, self.host, now)
         if not orphans:
             return
-        recovery.stop_leftovers(
+        not_yet = recovery.stop_leftovers(
             self.store, self.host, self.token, orphans, lambda line: self._log(None, line)
         )
         outcomes = []
         for job_id, number in orphans:
+            if job_id in not_yet:
+                continue  # at the next heartbeat
             # The attempt read with the orphan: if another daemon recovered and
             # restarted the job meanwhile, this attempt is already ended and
             # recording it again changes nothing (see end_attempt).
@@ -582,14 +624,26 @@ class Daemon:
     def _abandon(self, now: float) -> None:
         """Give back the jobs whose threads would not stop (what did end is kept)."""
         produced = self._take_produced()
-        self._after_commit(produced.done, self._record(produced, now), [])
-        outcomes = [
+        ended = {item.job.id for item, _ in produced.done}
+        outcomes = [outcome for _, outcome in produced.done] + [
             Outcome(item.job.id, item.number, "interrupted", error="daemon stopped")
             for item in self.running.values()
+            if item.job.id not in ended
         ]
-        self.store.record(
-            outcomes, _take_all(self.outputs), [], now, self.config.output_limit, self._retry_delay
-        )
+        try:
+            failed = self.store.record(
+                outcomes,
+                produced.outputs,
+                produced.logs,
+                now,
+                self.config.output_limit,
+                self._retry_delay,
+                produced.pids,
+            )
+        except BaseException:
+            self._give_back(produced)  # a full disk: the real outcomes, next try
+            raise
+        self._after_commit(produced.done, failed, [])
         self.running.clear()
 
     def _on_failure(self, job: Job) -> None:
@@ -736,12 +790,15 @@ class _Produced(NamedTuple):
         return bool(self.done or self.pids or self.outputs or self.logs)
 
 
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`, or None if there is none."""
+def _file_identity(path: Path, unknown: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`: None if there is none, `unknown`
+    if it cannot be told (a permission, a network file system's hiccup)."""
     try:
         info = path.stat()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError:
+        return unknown
     return info.st_dev, info.st_ino
 
 

@@ -93,7 +93,11 @@ def write(conn: apsw.Connection) -> Iterator[apsw.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite ends the transaction itself on some errors (SQLITE_FULL in
+        # the middle of a statement): a ROLLBACK then would fail, and hide
+        # the error that matters.
+        if not conn.get_autocommit():
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

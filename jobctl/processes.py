@@ -70,8 +70,8 @@ def signal_group(pgid: int, sig: int) -> None:
 # while it still runs the daemon's own code with the daemon's environment.
 # Such a child still holds the daemon's run mark: an abstract unix socket
 # named after the token, close-on-exec, which the kernel releases only when
-# the last process holding it has exec'd or exited.  Recovery waits for the
-# mark to be free, then looks for the token.
+# the last process holding it has exec'd or exited.  Recovery looks for the
+# token only once the mark is free.
 
 RUN_ENV = "JOBCTL_RUN"
 WORKER_ENV = "JOBCTL_WORKER"
@@ -173,7 +173,8 @@ def stop_tagged(token: str, worker: str | None = None, grace: float = 0.0) -> di
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 group = os.getpgid(pid)
                 stopped.setdefault(pid, group)
-                signal_group(group, sig)
+                if group != os.getpgrp():  # a daemon started by a job shares it: not ours to kill
+                    signal_group(group, sig)
                 os.kill(pid, sig)
         if sig == signal.SIGTERM:
             if time.monotonic() >= deadline:
@@ -183,13 +184,3 @@ def stop_tagged(token: str, worker: str | None = None, grace: float = 0.0) -> di
         else:
             time.sleep(0.001)  # let the kernel finish the kills before looking again
     return stopped
-
-
-def wait_mark_free(token: str, timeout: float = 10.0) -> bool:
-    """Wait until no process holds the run mark of `token`; False if it is still held."""
-    deadline = time.monotonic() + timeout
-    while mark_held(token):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Sequence
 
-from jobctl.processes import pid_alive, signal_group, stop_tagged, wait_mark_free
+from jobctl.processes import mark_held, pid_alive, signal_group, stop_tagged
 from jobctl.store import Store
 
 
@@ -39,9 +39,15 @@ def stop_leftovers(
     own_token: str,
     attempts: Sequence[tuple[int, int]],
     log: Callable[[str], None],
-) -> None:
-    """Kill what these orphaned attempts may still run on this host."""
-    tokens = set()
+) -> set[int]:
+    """Kill what these orphaned attempts may still run on this host.
+
+    Returns the jobs whose processes cannot be told yet: their daemon's run
+    mark is still held (by a child of it before exec, or by the daemon
+    itself, alive on this host though another host declared it dead); they
+    are left for a later recovery.
+    """
+    tokens: dict[str, list[int]] = {}
     recorded = set()
     for job_id, pid, pid_started, daemon_host, token in store.orphaned_processes(attempts):
         if daemon_host != host:
@@ -50,13 +56,14 @@ def stop_leftovers(
         if pid is not None and pid_started is not None and pid_alive(pid, pid_started):
             signal_group(pid, signal.SIGKILL)
             log(f"job {job_id}: killed process group {pid} its dead daemon left")
-        # Our own token when another host declared this daemon dead under
-        # its old id: those jobs this daemon is stopping itself.
         if token and token != own_token:
-            tokens.add(token)
-    for token in sorted(tokens):
-        if not wait_mark_free(token):
-            log("a child of a dead daemon has not exec'd within 10s: looking for it anyway")
+            tokens.setdefault(token, []).append(job_id)
+    not_yet: set[int] = set()
+    for token, job_ids in sorted(tokens.items()):
+        if mark_held(token):
+            not_yet.update(job_ids)
+            continue
         for pid, group in stop_tagged(token).items():
             if group not in recorded:  # not one of those just killed, still on its way out
                 log(f"killed process {pid} a dead daemon's job left (found by its run token)")
+    return not_yet

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.api import Queue
-from jobctl.errors import JobctlError
+from jobctl.errors import DatabaseBusy, DiskFull, JobctlError
 from jobctl.models import Config
 from jobctl.schedule import Schedule, iso_local
 from jobctl.store import Store
@@ -33,6 +33,8 @@ class Scheduler:
         for schedule in self.schedules:
             try:
                 self._fire(schedule, now)
+            except (DiskFull, DatabaseBusy):
+                raise  # the daemon waits these out and tries the pass again
             except JobctlError as exc:  # one bad schedule must not stop the others
                 self.log(f"schedule {schedule.name}: {exc}")
             after = max(now, self.store.schedule_last_due(schedule.name) or now)

@@ -15,6 +15,7 @@ import signal
 from typing import Any
 
 received = 0  # stop signals so far: 1 stops gracefully, 2 at once
+_before: dict[int, Any] = {}  # the handlers install() replaced
 
 
 def _count(signum: int, frame: Any) -> None:
@@ -23,5 +24,17 @@ def _count(signum: int, frame: Any) -> None:
 
 
 def install() -> None:
+    """Count SIGTERM and SIGINT from now on (a second call changes nothing)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _count)
+        if signum not in _before:
+            _before[signum] = signal.signal(signum, _count)
+
+
+def restore() -> None:
+    """The handlers from before install(), and a count from zero: for a
+    program that runs a daemon in-process and goes on."""
+    global received
+    for signum, handler in _before.items():
+        signal.signal(signum, handler)
+    _before.clear()
+    received = 0

@@ -545,31 +545,47 @@ class Store:
             for name, start in autostart.items():
                 self.conn.execute(Q["add_worker"], {"name": name, "held": int(not start)})
 
-    def take_worker(
-        self, name: str, daemon_id: int, host: str, now: float, lease_until: float
-    ) -> tuple[LastRun, tuple[str, bool, int]] | None:
-        """Become the daemon that runs worker `name`, if no live daemon does.
+    def worker_takeable(
+        self, name: str, daemon_id: int, host: str, now: float
+    ) -> tuple[int | None, LastRun] | None:
+        """If `daemon_id` may take worker `name` (free, its own, or its owner
+        is gone or silent): (the owner's id, what it last started: pid, pid
+        start time, host, run token).  None when a live daemon has it."""
+        params = {"name": name, "id": daemon_id, "now": now, "host": host}
+        rows = self._rows(Q["worker_takeable"], params)
+        if not rows:
+            return None
+        owner, pid, pid_started, owner_host, token = rows[0]
+        return owner, (pid, pid_started, owner_host, token)
 
-        Returns ((pid, pid start time, host, run token) of what its last
-        owner started, (state, held, restarts)), or None when another daemon
-        has it.
+    def take_worker(
+        self,
+        name: str,
+        daemon_id: int,
+        owner: int | None,
+        host: str,
+        now: float,
+        lease_until: float,
+    ) -> tuple[str, bool, int] | None:
+        """Become the daemon that runs worker `name`, if `owner` (read by
+        worker_takeable) still has it and it is still takeable.
+
+        Returns (state, held, restarts), or None when something changed.
         """
         with self._writing():
-            conn = self.conn
-            owner = conn.execute(Q["worker_owner"], {"name": name}).fetchall()
             params = {
                 "name": name,
                 "id": daemon_id,
+                "owner": owner,
                 "now": now,
                 "lease_until": lease_until,
                 "host": host,
             }
-            taken = conn.execute(Q["take_worker"], params).fetchall()
-            if not taken or not owner:
-                return None
-            _, pid, pid_started, host, token = owner[0]
-            state, held, restarts = taken[0]
-            return (pid, pid_started, host, token), (state, bool(held), restarts)
+            taken = self.conn.execute(Q["take_worker"], params).fetchall()
+        if not taken:
+            return None
+        state, held, restarts = taken[0]
+        return state, bool(held), restarts
 
     def release_workers(self, daemon_id: int) -> None:
         with self._writing():
@@ -577,11 +593,10 @@ class Store:
 
     def worker_started(
         self, name: str, daemon_id: int, pid: int, pid_started: float | None, now: float
-    ) -> int:
-        """Record a new run of a worker; its number."""
+    ) -> int | None:
+        """Record a new run of a worker; its number, or None (and nothing
+        written) if `daemon_id` no longer owns the worker."""
         with self._writing():
-            params = {"name": name, "daemon_id": daemon_id, "pid": pid, "now": now}
-            number = self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
             self.conn.execute(
                 Q["worker_running"],
                 {
@@ -592,7 +607,10 @@ class Store:
                     "daemon_id": daemon_id,
                 },
             )
-            return number
+            if not self.conn.changes():
+                return None
+            params = {"name": name, "daemon_id": daemon_id, "pid": pid, "now": now}
+            return self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
 
     def worker_output(self, chunks: Sequence[tuple[str, int, bytes]], limit: int) -> None:
         with self._writing():

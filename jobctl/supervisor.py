@@ -30,11 +30,11 @@ from jobctl.models import Config, WorkerSpec
 from jobctl.processes import (
     RUN_ENV,
     WORKER_ENV,
+    mark_held,
     pid_alive,
     process_start_time,
     signal_group,
     stop_tagged,
-    wait_mark_free,
 )
 from jobctl.runner import last_bytes, watch_process
 from jobctl.store import Store
@@ -121,7 +121,7 @@ class Supervisor:
             for name, requested in self.store.worker_requests(self.daemon_id):
                 self._request(name, requested, now)
         soonest = None
-        for worker in self.owned.values():
+        for worker in list(self.owned.values()):  # _start may let one go
             if worker.run is None and worker.next_start is not None:
                 if worker.next_start <= now:
                     self._start(worker, now)
@@ -167,23 +167,35 @@ class Supervisor:
 
     def _take_ended(self, now: float) -> None:
         while self.ended:
-            run = self.ended.popleft()
+            run = self.ended[0]  # taken off only once recorded: a full disk may stop it
             if run in self.lost:
                 self.lost.discard(run)
                 self.log(f"worker {run.spec.name}: the copy let go has stopped")
             else:
                 self._ended(run, now)
+            self.ended.popleft()
 
     def _take_free(self, now: float, lease_until: float) -> None:
         for name, spec in self.specs.items():
             if name in self.owned:
                 continue
-            taken = self.store.take_worker(name, self.daemon_id, self.host, now, lease_until)
+            takeable = self.store.worker_takeable(name, self.daemon_id, self.host, now)
+            if takeable is None:
+                continue
+            owner, (pid, pid_started, host, token) = takeable
+            # What the last owner left running is stopped before the take
+            # commits: a daemon killed after taking would leave its
+            # successor only its own token, not the one its copy carries.
+            if (
+                host == self.host
+                and owner != self.daemon_id
+                and not self._stop_leftovers(name, pid, pid_started, token, spec.kill_grace)
+            ):
+                continue  # a child of its dead daemon is still before exec: next tick
+            taken = self.store.take_worker(name, self.daemon_id, owner, self.host, now, lease_until)
             if taken is None:
                 continue
-            (pid, pid_started, host, token), (state, held, restarts) = taken
-            if host == self.host:
-                self._stop_leftovers(name, pid, pid_started, token, spec.kill_grace)
+            state, held, restarts = taken
             worker = Worker(spec, state, held or state == "gave-up", restarts)
             self.owned[name] = worker
             self.log(f"worker {name}: now run by this daemon")
@@ -199,8 +211,11 @@ class Supervisor:
         pid_started: float | None,
         token: str | None,
         grace: float,
-    ) -> None:
-        """Stop what the last owner on this host left running, recorded or not."""
+    ) -> bool:
+        """Stop what the last owner on this host left running, recorded or not;
+        False if that cannot be done yet."""
+        if token and token != self.token and mark_held(token):
+            return False  # its daemon, or a child of it before exec: not yet findable
         grace = min(grace, 5.0)
         if pid is not None and pid_started is not None and pid_alive(pid, pid_started):
             # Pids are reused: only the process that started when recorded.
@@ -213,11 +228,10 @@ class Supervisor:
         if token and token != self.token:
             # A copy started just before its daemon died, its pid not yet
             # recorded: found by the old owner's token.
-            if not wait_mark_free(token):
-                self.log(f"worker {name}: a child of its last daemon has not exec'd in 10s")
             for found, group in stop_tagged(token, name, grace).items():
                 if group != pid:  # not the recorded one, stopped above
                     self.log(f"worker {name}: stopped process {found} its last daemon left running")
+        return True
 
     def _request(self, name: str, requested: str, now: float) -> None:
         worker = self.owned.get(name)
@@ -263,11 +277,14 @@ class Supervisor:
         except BaseException:
             # Not recorded (a full disk): no copy runs that the database does
             # not know of; the start is tried again with the next tick.
-            signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-            proc.stdout.close()  # type: ignore[union-attr]
+            _kill(proc)
             worker.next_start = now
             raise
+        if number is None:  # another daemon took it over meanwhile
+            _kill(proc)
+            del self.owned[spec.name]
+            self.log(f"worker {spec.name}: another daemon runs it now")
+            return
         run = Run(spec, number, proc)
         worker.run, worker.state = run, "running"
         self.log(f"worker {spec.name}: started run {number}, pid {proc.pid}")
@@ -357,6 +374,12 @@ def _argv(spec: WorkerSpec) -> list[str]:
     if spec.handler is not None:
         return [sys.executable, "-m", "jobctl.handler_process", "--worker", spec.handler]
     return shlex.split(spec.command or "")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()  # type: ignore[union-attr]
 
 
 def _jitter(delay: float) -> float:

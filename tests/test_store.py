@@ -303,3 +303,19 @@ def test_add_returns_the_job_as_get_reads_it(tmp_path: Path) -> None:
     for job in added:
         assert job == queue.get(job.id)
     assert added[5].id == added[4].id and added[6].parents == (parent,)
+
+
+def test_a_full_disk_mid_statement_is_told_as_a_full_disk(tmp_path: Path) -> None:
+    """SQLite rolls the transaction back itself on SQLITE_FULL: write() must
+    not hide that under a failed ROLLBACK (the daemon waits a full disk out)."""
+    from jobctl.db import explain, open_db, write
+    from jobctl.errors import DiskFull
+
+    conn = open_db(tmp_path / "small.db")
+    conn.execute("PRAGMA max_page_count = 60")
+    with pytest.raises(apsw.FullError) as caught, write(conn):
+        conn.execute("CREATE TABLE big (x)")
+        for _ in range(100):
+            conn.execute("INSERT INTO big VALUES (randomblob(4000))")
+    assert isinstance(explain(caught.value, "small.db"), DiskFull)
+    assert conn.get_autocommit()  # nothing left open

@@ -82,8 +82,10 @@ def test_a_daemon_declared_dead_stops_its_jobs_and_workers(
     job = cli.json("show", job_id)
     assert job["state"] == "running" and job["attempts_total"] == 2
     # A, registered again, stays off them: still one copy after its next heartbeats.
-    again = [d["id"] for d in workers["daemons"] if d["host"] == "host-a"]
-    assert again, "A registered again under a new id"
+    again = wait_for(
+        lambda: [d["id"] for d in cli.json("workers")["daemons"] if d["host"] == "host-a"],
+        what="A registered again under a new id",
+    )
     beats = _heartbeat(cli, again[0])
     wait_for(lambda: _heartbeat(cli, again[0]) > beats + 1.5, what="two more heartbeats of A")
     assert len(job_copies()) == 1 and len(worker_copies()) == 1

@@ -361,15 +361,20 @@ ON CONFLICT (name) DO UPDATE SET
 INSERT INTO workers (name, state, held) VALUES (:name, 'stopped', :held)
 ON CONFLICT (name) DO NOTHING;
 
--- name: worker_owner
--- Who runs it now, and what it may have left running: read before taking it.
+-- name: worker_takeable
+-- Its owner, if this daemon may take it: free, ours already, or its daemon
+-- is gone or silent.  Read before taking, so that what the owner left
+-- running is stopped first: once taken, its run token is no longer at hand.
 SELECT w.daemon_id, w.pid, w.pid_started, d.host, d.token FROM workers w
-LEFT JOIN daemons d ON d.id = w.daemon_id WHERE w.name = :name;
+LEFT JOIN daemons d ON d.id = w.daemon_id
+WHERE w.name = :name
+  AND (w.daemon_id IS NULL OR w.daemon_id = :id OR d.stopped_at IS NOT NULL
+       OR (w.lease_until < :now AND d.host IS NOT :host));
 
 -- name: take_worker
--- Compare-and-set: free, ours already, or its daemon is gone or silent.
+-- Compare-and-set: the owner read by worker_takeable, still takeable.
 UPDATE workers SET daemon_id = :id, lease_until = :lease_until
-WHERE name = :name
+WHERE name = :name AND daemon_id IS :owner
   AND (daemon_id IS NULL OR daemon_id = :id
        OR daemon_id IN (SELECT id FROM daemons WHERE stopped_at IS NOT NULL)
        OR (lease_until < :now
