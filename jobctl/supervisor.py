@@ -130,12 +130,14 @@ class Supervisor:
         return soonest
 
     def stop_all(self) -> None:
-        """SIGTERM every running worker's group; its thread sends SIGKILL after kill_grace."""
+        """Stop every running worker: its thread sends SIGTERM to its group, and
+        SIGKILL after kill_grace.  Only the thread signals: a second SIGTERM
+        could reach a Python worker that handled the first and is exiting
+        with its handlers reset, and turn its exit 0 into a death by signal."""
         for worker in self.owned.values():
             worker.next_start = None
             if worker.run is not None and worker.run.stop_reason is None:
                 worker.run.stop_reason = "shutdown"
-                signal_group(worker.run.proc.pid, signal.SIGTERM)
 
     def kill_now(self) -> None:
         """A second signal: SIGKILL at the next check instead of after kill_grace."""
@@ -157,8 +159,7 @@ class Supervisor:
             if worker.run is not None:
                 worker.run.stop_reason = "taken over"
                 worker.run.kill_grace = min(worker.run.kill_grace, LOST_KILL_GRACE)
-                signal_group(worker.run.proc.pid, signal.SIGTERM)
-                self.lost.add(worker.run)
+                self.lost.add(worker.run)  # its thread signals it (see stop_all)
 
     def release(self, now: float) -> None:
         """After stop_all and the last run's end: let another daemon take them."""
@@ -239,8 +240,7 @@ class Supervisor:
             return
         self.log(f"worker {name}: {requested} requested")
         if requested in ("stop", "restart") and worker.run is not None:
-            worker.run.stop_reason = requested
-            signal_group(worker.run.proc.pid, signal.SIGTERM)
+            worker.run.stop_reason = requested  # its thread signals it (see stop_all)
         if requested == "stop":
             worker.held, worker.next_start = True, None
             if worker.run is None:
