@@ -418,6 +418,7 @@ class Daemon:
             outputs = _take_all(self.outputs)
             self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
         timers.recover = True  # a recovery cut short by the error
+        timers.version = None  # and look again at what changed meanwhile
 
     def _declared_dead(self, now: float) -> None:
         """Another daemon took this one for dead (its host stopped it past the
