@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -537,12 +537,13 @@ class Daemon:
         outputs = produced.outputs + _take_all(self.outputs)
         self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
 
-    def _record(self, produced: _Produced, now: float) -> list[Job]:
-        """Write what the workers produced; the jobs that failed for good."""
-        if not produced:
+    def _record(self, produced: _Produced, now: float, more: Sequence[Outcome] = ()) -> list[Job]:
+        """Write what the workers produced (and `more` outcomes); the jobs
+        that failed for good."""
+        if not (produced or more):
             return []
         return self.store.record(
-            [outcome for _, outcome in produced.done],
+            [outcome for _, outcome in produced.done] + list(more),
             produced.outputs,
             produced.logs,
             now,
@@ -626,21 +627,13 @@ class Daemon:
         """Give back the jobs whose threads would not stop (what did end is kept)."""
         produced = self._take_produced()
         ended = {item.job.id for item, _ in produced.done}
-        outcomes = [outcome for _, outcome in produced.done] + [
+        interrupted = [
             Outcome(item.job.id, item.number, "interrupted", error="daemon stopped")
             for item in self.running.values()
             if item.job.id not in ended
         ]
         try:
-            failed = self.store.record(
-                outcomes,
-                produced.outputs,
-                produced.logs,
-                now,
-                self.config.output_limit,
-                self._retry_delay,
-                produced.pids,
-            )
+            failed = self._record(produced, now, interrupted)
         except BaseException:
             self._give_back(produced)  # a full disk: the real outcomes, next try
             raise
