@@ -245,3 +245,20 @@ def test_logs_follow_of_an_attempt_that_never_began_ends(cli: Cli, daemons) -> N
     result = cli("logs", job_id, "-f", "--attempt", "7")
     assert result.returncode == 0 and result.stdout == ""
     assert cli("logs", job_id, "-f", "--attempt", "1").stdout == "once\n"
+
+
+def test_a_thread_handler_that_never_returns_is_given_back_at_shutdown(
+    cli: Cli, write_config, daemons
+) -> None:
+    (cli.home / "stuck.py").write_text(
+        "import time\n\ndef wait(payload, ctx):\n    print('in', flush=True)\n    time.sleep(600)\n"
+    )
+    write_config('shutdown_grace = "0s"\nkill_grace = "1s"\n[jobs.stuck]\nhandler = "stuck:wait"\n')
+    job_id = cli.ok("add", "stuck").strip()
+    daemon = daemons.start()
+    wait_for(lambda: cli.json("show", job_id)["state"] == "running", what="running")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=30) == 0  # it gave up on the thread after kill_grace
+    job = cli.json("show", job_id)
+    assert job["state"] == "queued" and job["attempt"] == 0
+    assert [a["outcome"] for a in job["attempts"]] == ["interrupted"]
