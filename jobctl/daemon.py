@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from jobctl import recovery, runner, stop_signals
+from jobctl.daemon_log import DaemonLog
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
-from jobctl.models import Config, Job, JobType, Outcome, iso
+from jobctl.models import Config, Job, JobType, Outcome
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
@@ -105,7 +106,6 @@ class Daemon:
         self.run_schedules = schedules and any(t.scheduled for t in config.jobs.values())
         # A drain exits when its jobs are done: it has no business starting workers.
         self.run_workers = workers and bool(config.workers) and not drain
-        self.log_format = log_format
         self.clock = clock
         self.config_dir = str(Path(config.path).parent) if config.path else None
         self.todo: queue.Queue[Running | None] = queue.Queue()
@@ -128,9 +128,7 @@ class Daemon:
         self.lease = (
             config.lease
         )  # a daemon on another host is presumed dead this long after its heartbeat
-        self._log_lines: deque[str] = deque()  # on_failure threads log too
-        self._stamp_second = -1
-        self._stamp = ""
+        self.log = DaemonLog(log_format, clock)
         self._queue_caps = {n: q.concurrency for n, q in config.queues.items() if q.concurrency}
         self._type_caps = {n: t.concurrency for n, t in config.jobs.items() if t.concurrency}
         for name, job_type in config.jobs.items():
@@ -723,38 +721,10 @@ class Daemon:
         self, job: Job | None, what: str, attempt: int | None = None, took: float | None = None
     ) -> None:
         """Queue one log line; _flush_log writes them, once per pass of the loop."""
-        now = self.clock()
-        if self.log_format == "json":
-            record = {"at": iso(now), "event": what, "daemon": getattr(self, "id", None)}
-            if job is not None:
-                record |= {"job": job.id, "type": job.type or job.label, "attempt": attempt}
-            if took is not None:
-                record["seconds"] = round(took, 3)
-            self._log_lines.append(json.dumps(record))
-            return
-        second = int(now)
-        if second != self._stamp_second:  # strftime once a second, not once a line
-            self._stamp_second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
-        parts = [self._stamp]
-        if job is not None:
-            parts += [f"job {job.id}", job.type or _short(job.label)]
-            if attempt is not None:
-                parts.append(f"attempt {attempt}")
-        parts.append(what)
-        if took is not None:
-            parts.append(f"({took:.3f}s)")
-        self._log_lines.append(" ".join(parts))
+        self.log.add(getattr(self, "id", None), job, what, attempt, took)
 
     def _flush_log(self) -> None:
-        if not self._log_lines:
-            return
-        text = "".join(line + "\n" for line in _take_all(self._log_lines))
-        try:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass  # nobody reads our stderr any more: go on running jobs
+        self.log.flush()
 
 
 class _Timers:
@@ -794,10 +764,6 @@ def _file_identity(path: Path, unknown: tuple[int, int] | None = None) -> tuple[
     except OSError:
         return unknown
     return info.st_dev, info.st_ino
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _take_all(items: deque) -> list:
