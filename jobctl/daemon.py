@@ -407,6 +407,8 @@ class Daemon:
             self._log(None, f"{exc.message}: retrying until it can write again")
         self._flush_log()
         timers.waited_out += 1
+        if isinstance(exc, DiskFull):
+            self.store.shrink_wal()  # what it frees may be what the next pass needs
         pause = min(WAIT_OUT_MAX_SECONDS, 0.05 * 2 ** min(timers.waited_out, 10))
         until = time.monotonic() + pause
         signals = self.signals

@@ -92,6 +92,7 @@ def write(conn: apsw.Connection) -> Iterator[apsw.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")  # may fail too (a full disk): then it is still open
     except BaseException:
         # SQLite ends the transaction itself on some errors (SQLITE_FULL in
         # the middle of a statement): a ROLLBACK then would fail, and hide
@@ -99,7 +100,6 @@ def write(conn: apsw.Connection) -> Iterator[apsw.Connection]:
         if not conn.get_autocommit():
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def _create_private(path: Path) -> None:

@@ -92,6 +92,20 @@ class Store:
     def open(cls, path: Path, durability: str = "normal") -> Store:
         return cls(open_db(path, durability), path)
 
+    def shrink_wal(self) -> bool:
+        """Copy the WAL into the database and empty it; False if that failed.
+
+        A daemon on a full disk calls this: the WAL is only emptied by a
+        checkpoint after a commit that grew it past WAL_CHECKPOINT_PAGES,
+        so once the disk is full no commit succeeds and the WAL never
+        shrinks, even after space is freed, unless something checkpoints.
+        """
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except apsw.Error:
+            return False
+        return True
+
     def data_version(self) -> int:
         """A counter that moves whenever another connection commits.
 
