@@ -7,6 +7,7 @@ and exit status 2.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -76,14 +77,20 @@ def _queue(db: str | None, config: str | None) -> api.Queue:
 @app.command(epilog=_examples("jobctl init"))
 def init(db: DbOption = None, config: ConfigOption = None) -> int:
     """Write a starter jobs.toml (never over an existing one) and create the database."""
+    from jobctl.file_safety import check_folder
+
     target = Path(config or "jobs.toml")
-    if target.exists():
-        raise InputError(f"{target} already exists; not overwriting it")
-    example = Path(__file__).with_name("jobs.toml.example").read_text(encoding="utf-8")
+    check_folder(target.absolute().parent, target)
+    example = Path(__file__).with_name("jobs.toml.example").read_bytes()
     try:
-        target.write_text(example, encoding="utf-8")
+        # O_EXCL | O_NOFOLLOW: never over a file, nor through a link, that is there.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        raise InputError(f"{target} already exists; not overwriting it") from None
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as file:
+        file.write(example)
     with _queue(db, str(target)) as queue:
         queue.stats()  # opens, so creates, the database
         path = queue.db_path

@@ -19,6 +19,7 @@ from typing import Any
 from jobctl.cron_syntax import cron_error
 from jobctl.durations import DURATION_HINT, parse_duration
 from jobctl.errors import ConfigError, InputError
+from jobctl.file_safety import check_config
 from jobctl.models import Config, JobType, QueueSpec, WorkerSpec
 
 MIB = 1024 * 1024
@@ -62,6 +63,7 @@ def load_config(path: Path | None) -> Config:
     """The validated Config in `path`; an empty Config when `path` is None."""
     if path is None:
         return Config()
+    check_config(path)  # before reading: it says what the daemon will run
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

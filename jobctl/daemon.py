@@ -20,7 +20,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -30,7 +29,8 @@ from typing import NamedTuple
 
 from jobctl import recovery, runner, stop_signals
 from jobctl.daemon_log import DaemonLog
-from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
+from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
+from jobctl.file_safety import check_config, put_handlers_on_path
 from jobctl.models import Config, Job, JobType, Outcome
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
@@ -46,30 +46,6 @@ DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retri
 WAIT_OUT_MAX_SECONDS = 5.0  # a full disk: try again at most this long after the last failure
 LOST_KILL_GRACE = 1.0  # a job or worker another daemon took over: SIGKILL this soon after SIGTERM
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
-
-
-class UnsafeFiles(JobctlError):
-    """Refusing to run jobs from files other users can write."""
-
-
-def check_private(paths: list[Path]) -> None:
-    """Refuse files (or their folders) that other users could write."""
-    for path in paths:
-        for target in (path, path.parent):
-            try:
-                info = target.stat()
-            except FileNotFoundError:
-                continue
-            if info.st_uid != os.geteuid() and info.st_uid != 0:
-                raise UnsafeFiles(
-                    f"refusing to run jobs: {target} belongs to another user"
-                    " (chown it, or run as its owner)"
-                )
-            if target is path and info.st_mode & 0o022:
-                raise UnsafeFiles(
-                    f"refusing to run jobs: {target} is writable by other users"
-                    f" (fix: chmod go-w {target})"
-                )
 
 
 class Running:
@@ -148,10 +124,10 @@ class Daemon:
     # -- the coordinator -----------------------------------------------------
 
     def run(self) -> int:
-        paths = [self.db_path] + ([Path(self.config.path)] if self.config.path else [])
-        check_private(paths)
-        if self.config_dir and self.config_dir not in sys.path:
-            sys.path.insert(0, self.config_dir)  # handlers import relative to jobs.toml
+        if self.config.path:
+            check_config(Path(self.config.path))  # read by the command already; once more
+        if self.config_dir:
+            put_handlers_on_path(self.config_dir)  # handlers import relative to jobs.toml
         stop_signals.install()  # already, when started by `jobctl daemon`
         store = Store.open(self.db_path, self.config.durability)
         self.store = store

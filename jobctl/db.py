@@ -17,8 +17,12 @@ from pathlib import Path
 import apsw
 
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
+from jobctl.file_safety import check_database
 
 BUSY_TIMEOUT_MS = 10_000
+# Never through a symbolic link: a link planted at the path would point
+# jobctl's tables (and its jobs' secrets) at someone else's file.
+_OPEN_FLAGS = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE | apsw.SQLITE_OPEN_NOFOLLOW
 WAL_CHECKPOINT_PAGES = 4_000
 _SQL_DIR = Path(__file__).parent / "sql"
 
@@ -47,11 +51,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def open_db(path: Path, durability: str = "normal") -> apsw.Connection:
-    """A connection to the database at `path`, created (0600, folder 0700) if missing."""
+    """A connection to the database at `path`, created (0600, folder 0700) if missing.
+
+    Refused (UnsafeFile) if another user could have written the database,
+    its -wal or -shm file, or their folder: see file_safety.py.
+    """
+    check_database(path)
     _create_private(path)
     started = time.monotonic()
     try:
-        conn = apsw.Connection(str(path))
+        conn = apsw.Connection(str(path), flags=_OPEN_FLAGS)
         conn.set_busy_timeout(BUSY_TIMEOUT_MS)
         conn.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
         # Checkpoint every 4,000 WAL pages (16 MB), not SQLite's 1,000: an
@@ -111,7 +120,7 @@ def _create_private(path: Path) -> None:
             folder.mkdir(mode=0o700, parents=True)
         # Create the file ourselves so it is 0600 from its first moment; SQLite
         # gives the -wal and -shm files the same mode as the database.
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY, 0o600)
         os.close(fd)
     except FileExistsError:
         pass  # another process created it first

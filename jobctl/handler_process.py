@@ -20,6 +20,8 @@ import sys
 import traceback
 from typing import Any, TextIO
 
+from jobctl.file_safety import put_handlers_on_path
+
 
 class _StopsOnSigterm:
     """shutting_down() turns true at SIGTERM (a timeout, a cancel, a shutdown);
@@ -65,7 +67,7 @@ class WorkerContext(_StopsOnSigterm):
 
 def worker_main(spec: str) -> int:
     sys.stdout.reconfigure(line_buffering=True)
-    sys.path.insert(0, os.getcwd())  # handlers import relative to jobs.toml's folder
+    put_handlers_on_path(os.getcwd())  # jobs.toml's folder: handlers import from it
     from jobctl.runner import load_handler
 
     load_handler(spec)(None, WorkerContext())
@@ -79,7 +81,7 @@ def main(argv: list[str]) -> int:
     channel = os.fdopen(report_fd, "w", buffering=1)
     sys.stdout.reconfigure(line_buffering=True)  # output shows up as it is printed
     given = json.load(sys.stdin)
-    sys.path.insert(0, os.getcwd())  # handlers import relative to jobs.toml's folder
+    put_handlers_on_path(os.getcwd())  # jobs.toml's folder: handlers import from it
     ctx = ProcessContext(given["job"], given["payload"], channel)
 
     def report(**message: Any) -> None:

@@ -335,7 +335,9 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
     reader.start()
     view = {"id": job.id, "type": job.type, "attempt": attempt.number, "queue": job.queue}
     data = json.dumps({"job": view, "payload": job.payload}).encode()
-    argv = [sys.executable, "-m", "jobctl.handler_process", spec, str(write_fd)]
+    # -P: `python -m` would put the current folder (jobs.toml's) first on
+    # sys.path, ahead of the standard library (see file_safety.put_handlers_on_path).
+    argv = [sys.executable, "-P", "-m", "jobctl.handler_process", spec, str(write_fd)]
     try:
         outcome = run_command(attempt, argv, stdin_data=data, pass_fds=(write_fd,))
     finally:

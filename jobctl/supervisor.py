@@ -372,7 +372,8 @@ LOST_KILL_GRACE = 1.0  # a copy another daemon has taken over: SIGKILL this soon
 
 def _argv(spec: WorkerSpec) -> list[str]:
     if spec.handler is not None:
-        return [sys.executable, "-m", "jobctl.handler_process", "--worker", spec.handler]
+        # -P: not the current folder first on sys.path (see runner.run_handler_in_process).
+        return [sys.executable, "-P", "-m", "jobctl.handler_process", "--worker", spec.handler]
     return shlex.split(spec.command or "")
 
 
