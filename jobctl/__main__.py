@@ -65,8 +65,12 @@ def _take_debug(args: list[str]) -> tuple[bool, list[str]]:
 
 
 def _error(message: str) -> None:
-    # One line, whatever the message holds.
-    sys.stderr.write("jobctl: " + " ".join(message.split("\n")) + "\n")
+    # One line, whatever the message holds: it may quote user text (a type
+    # name, a command, a job's error), whose control characters are shown
+    # escaped rather than sent to the terminal.
+    from jobctl.render import safe
+
+    sys.stderr.write("jobctl: " + safe(" ".join(message.split("\n"))) + "\n")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,9 @@ def _print_json(queue: Any, ids: list[int], batch: bool, stdout: TextIO) -> None
     if batch:
         stdout.write(json.dumps(ids) + "\n")  # a batch can be 100,000 jobs: ids only
     else:
-        stdout.write(json.dumps(queue.get(ids[0]).to_json(), ensure_ascii=False) + "\n")
+        from jobctl.render import json_text
+
+        stdout.write(json_text(queue.get(ids[0]).to_json()) + "\n")
 
 
 def _options(request: AddRequest) -> dict[str, Any]:

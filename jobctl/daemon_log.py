@@ -1,5 +1,9 @@
 """The daemon's log: one line per event on stderr, as text or JSON lines.
 
+User text in a line (a command, a type name, an error) has its control
+characters escaped, as in every place jobctl writes for a person: a log
+followed in a terminal must not be retitled or cleared by a job.
+
 Lines are queued by any thread (on_failure hooks log too) and written once
 per pass of the coordinator's loop, so a pass that starts a hundred jobs
 makes one write.
@@ -14,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 
 from jobctl.models import Job, iso
+from jobctl.render import safe
 
 
 class DaemonLog:
@@ -47,10 +52,10 @@ class DaemonLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
         parts = [self._stamp]
         if job is not None:
-            parts += [f"job {job.id}", job.type or _short(job.label)]
+            parts += [f"job {job.id}", safe(job.type or _short(job.label))]
             if attempt is not None:
                 parts.append(f"attempt {attempt}")
-        parts.append(what)
+        parts.append(safe(what))  # it may quote a job's error or a worker's name
         if took is not None:
             parts.append(f"({took:.3f}s)")
         self._lines.append(" ".join(parts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import unicodedata
@@ -43,7 +44,7 @@ class Output:
         self.stream.write(text + "\n")
 
     def json(self, value: Any) -> None:
-        self.stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        self.stream.write(json_text(value, indent=2) + "\n")
 
     def state(self, state: str) -> str:
         code = _STATE_COLOURS.get(state)
@@ -107,6 +108,18 @@ def safe(value: Any) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _visible(ch) for ch in text)
+
+
+# What json.dumps(ensure_ascii=False) leaves raw that must not reach a
+# terminal or an encoder: DEL and the C1 controls (U+009B starts an escape
+# sequence like ESC [), lone surrogates (not UTF-8 at all), line separators.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """JSON with non-ASCII text kept readable, and every control escaped."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def shorten(text: str | None, width: int) -> str:
