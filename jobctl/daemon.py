@@ -230,6 +230,10 @@ class Daemon:
                 self._wait_out(exc, timers)
                 continue
             if timers.waited_out:
+                # Empty the WAL while there is room: it only shrinks at a
+                # checkpoint, which SQLite runs every 4,000 pages, and
+                # otherwise it grows back into the space just freed.
+                self.store.shrink_wal()
                 self._log(None, "the database is writable again: going on")
                 timers.waited_out = 0
 
@@ -384,6 +388,7 @@ class Daemon:
         self._flush_log()
         timers.waited_out += 1
         if isinstance(exc, DiskFull):
+            self.store.checkpoint_often()
             self.store.shrink_wal()  # what it frees may be what the next pass needs
         pause = min(WAIT_OUT_MAX_SECONDS, 0.05 * 2 ** min(timers.waited_out, 10))
         until = time.monotonic() + pause
