@@ -25,6 +25,7 @@ from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store
+from jobctl.templates import check_template, dash_field
 
 Clock = Callable[[], float]
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
@@ -723,6 +724,7 @@ def _fields(text: str) -> list[str]:
 
 
 def _fill(template: str, payload: Any, what: str) -> str:
+    check_template(template)
     for name in _fields(template):
         if not isinstance(payload, dict) or name not in payload:
             raise InputError(f'the payload has no field "{name}", which {what} "{template}" uses')
@@ -744,6 +746,21 @@ def _check_placeholders(job_type: JobType, payload: Any) -> None:
             raise InputError(
                 f'the payload has no field "{name}", which the command of "{job_type.name}" uses'
             )
+    if not job_type.allow_dash_values:
+        for part in _command_parts(job_type.command or ""):
+            try:
+                filled = part.format_map(payload)
+            except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+                raise InputError(
+                    f'cannot fill "{part}" of the command of "{job_type.name}": {exc}'
+                ) from None
+            dash_field(part, filled, job_type.name)
+
+
+@lru_cache(maxsize=64)
+def _command_parts(command: str) -> tuple[str, ...]:
+    """The arguments of a type's command that hold a {field}."""
+    return tuple(part for part in shlex.split(command) if _fields(part))
 
 
 def _check_states(states: Sequence[str], finished_only: bool = False) -> None:

@@ -21,6 +21,7 @@ from jobctl.durations import DURATION_HINT, parse_duration
 from jobctl.errors import ConfigError, InputError
 from jobctl.file_safety import check_config
 from jobctl.models import Config, JobType, QueueSpec, WorkerSpec
+from jobctl.templates import check_template
 
 MIB = 1024 * 1024
 _SIZE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?", re.IGNORECASE)
@@ -240,6 +241,7 @@ class _Checker:
             command=command,
             handler=handler,
             isolation=get("isolation", "thread", _choice("thread", "process")),
+            allow_dash_values=get("allow_dash_values", False, _bool),
             queue=get("queue", "default", _name),
             priority=get("priority", 0, _int),
             timeout=get("timeout", None, _positive_duration),
@@ -391,6 +393,8 @@ def _command(value: Any) -> str:
         raise InputError(f"{text!r} cannot be split into arguments: {exc}") from None
     if not argv:
         raise InputError("is empty")
+    for part in argv:
+        check_template(part)
     return text
 
 
@@ -412,6 +416,7 @@ def _unique(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value:
+        check_template(value)
         return value
     raise InputError(f'{value!r} is not true, false or a key template like "{{user_id}}"')
 

@@ -188,6 +188,7 @@ class JobType(NamedTuple):
     command: str | None = None
     handler: str | None = None
     isolation: str = "thread"
+    allow_dash_values: bool = False  # a {field} may fill an argument that begins with "-"
     queue: str = "default"
     priority: int = 0
     timeout: float | None = None

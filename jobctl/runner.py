@@ -16,8 +16,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from jobctl.errors import InputError
 from jobctl.models import Job, JobType, Outcome
 from jobctl.processes import RUN_ENV, WORKER_ENV, signal_group
+from jobctl.templates import dash_field
 
 PAYLOAD_ENV_LIMIT = 64 * 1024
 POLL = 0.05  # seconds between checks for timeout, cancel and shutdown
@@ -66,7 +68,7 @@ def run(attempt: Attempt) -> Outcome:
         return run_handler(attempt, job_type.handler)
     try:
         argv = command_argv(attempt.job, job_type)
-    except (ValueError, KeyError, IndexError) as exc:
+    except (ValueError, KeyError, IndexError, InputError) as exc:
         return attempt.outcome("failed", error=f"cannot build the command: {exc}")
     return run_command(attempt, argv)
 
@@ -79,8 +81,14 @@ def command_argv(job: Job, job_type: JobType | None) -> list[str]:
     parts = shlex.split(job_type.command or "")
     if isinstance(job.payload, dict):
         # {field} is filled per argument after splitting: a payload value can
-        # never become two arguments, or reach a shell.
-        parts = [p.format_map(job.payload) if "{" in p else p for p in parts]
+        # never become two arguments, or reach a shell; nor an option, unless
+        # the type allows it (checked at add already: this is for older jobs).
+        filled = [p.format_map(job.payload) if "{" in p else p for p in parts]
+        if not job_type.allow_dash_values:
+            for part, argument in zip(parts, filled, strict=True):
+                if "{" in part:
+                    dash_field(part, argument, job_type.name)
+        parts = filled
     return parts
 
 
