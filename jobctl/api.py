@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from jobctl import limits
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
@@ -174,7 +175,7 @@ class Queue:
                 if placeholders:
                     _check_placeholders(job_type, payload)
                 texts.append(text)
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:  # bad JSON, or an integer of over 4,300 digits
                 raise InputError(f"line {number}: invalid JSON: {exc}") from None
             except InputError as exc:
                 if number is None:
@@ -234,13 +235,19 @@ class Queue:
         now = self.clock()
         run_at = now
         if delay is not None:
-            run_at = now + parse_duration(delay, "--in")
+            run_at = limits.moment(now + parse_duration(delay, "--in"), "--in")
         elif at is not None:
-            run_at = self._moment(at, now)
-        if priority is not None and not isinstance(priority, int):
-            raise InputError(f"--priority: {priority!r} is not an integer")
-        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
-            raise InputError(f"--max-attempts: {max_attempts!r} must be a whole number >= 1")
+            run_at = limits.moment(self._moment(at, now), "--at")
+        if priority is not None:
+            if not isinstance(priority, int):
+                raise InputError(f"--priority: {priority!r} is not an integer")
+            limits.in_range(priority, *limits.PRIORITY, "--priority")
+        if max_attempts is not None:
+            if not isinstance(max_attempts, int) or max_attempts < 1:
+                raise InputError(f"--max-attempts: {max_attempts!r} must be a whole number >= 1")
+            limits.in_range(max_attempts, 1, limits.MAX_ATTEMPTS, "--max-attempts")
+        for parent in after or ():
+            limits.in_range(int(parent), 1, limits.MAX_ID, "--after")
         if timeout is not None:
             timeout = parse_duration(timeout, "--timeout")
             if timeout <= 0:
@@ -295,6 +302,13 @@ class Queue:
 
     @staticmethod
     def _moment(at: str | datetime, now: float) -> float:
+        try:
+            return Queue._timestamp(at, now)
+        except (ValueError, OverflowError):  # year 0 or 10000 in a zone
+            raise InputError(f"--at: {at} is out of range (1970 to 9999)") from None
+
+    @staticmethod
+    def _timestamp(at: str | datetime, now: float) -> float:
         if isinstance(at, datetime):
             if at.tzinfo is None:
                 at = at.astimezone()

@@ -16,7 +16,7 @@ from typing import Annotated
 import click
 import typer
 
-from jobctl import api
+from jobctl import api, limits
 from jobctl.add_command import AddRequest, run_add
 from jobctl.config import describe, find_config, load_config
 from jobctl.errors import ConfigError, InputError
@@ -206,7 +206,9 @@ def demo(db: DbOption = None, config: ConfigOption = None) -> int:
 
 @app.command(epilog=_examples("jobctl daemon --concurrency 8 --queues default,mail"))
 def daemon(
-    concurrency: Annotated[int | None, typer.Option(metavar="N", min=1)] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(metavar="N", min=1, max=limits.MAX_THREADS)
+    ] = None,
     queues: Annotated[
         str | None, typer.Option(metavar="A,B", help="Serve only these queues.")
     ] = None,
@@ -256,7 +258,7 @@ def ls(
     state: Annotated[str | None, typer.Option(metavar="S")] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q")] = None,
     type: Annotated[str | None, typer.Option(metavar="T")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1)] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=limits.MAX_LIMIT)] = 50,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -291,7 +293,7 @@ def ls(
 
 @app.command(epilog=_examples("jobctl show 42 --json"))
 def show(
-    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=limits.MAX_ID)],
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -392,8 +394,11 @@ def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
     )
 )
 def logs(
-    job_id: Annotated[int | None, typer.Argument(metavar="ID")] = None,
-    attempt: Annotated[int | None, typer.Option(metavar="N", help="Default: the latest.")] = None,
+    job_id: Annotated[int | None, typer.Argument(metavar="ID", min=1, max=limits.MAX_ID)] = None,
+    attempt: Annotated[
+        int | None,
+        typer.Option(metavar="N", min=1, max=limits.MAX_ID, help="Default: the latest."),
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
@@ -438,7 +443,7 @@ def logs(
 
 @app.command(epilog=_examples("jobctl wait 42 43 --timeout 10m"))
 def wait(
-    job_ids: Annotated[list[int], typer.Argument(metavar="ID...")],
+    job_ids: Annotated[list[int], typer.Argument(metavar="ID...", min=1, max=limits.MAX_ID)],
     timeout: Annotated[
         str | None, typer.Option(metavar="DURATION", help="Give up (exit 124) after this long.")
     ] = None,
@@ -599,7 +604,9 @@ def _duration(seconds: float) -> str:
 
 @app.command(epilog=_examples("jobctl retry 42 43", "jobctl retry --failed --type email:send"))
 def retry(
-    job_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="[ID]...", min=1, max=limits.MAX_ID)
+    ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every failed job.")] = False,
     type: Annotated[str | None, typer.Option(metavar="T", help="With --failed.")] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q", help="With --failed.")] = None,
@@ -622,7 +629,7 @@ def retry(
 
 @app.command(epilog=_examples("jobctl cancel 42 43"))
 def cancel(
-    job_ids: Annotated[list[int], typer.Argument(metavar="ID...")],
+    job_ids: Annotated[list[int], typer.Argument(metavar="ID...", min=1, max=limits.MAX_ID)],
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:

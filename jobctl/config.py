@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobctl import limits
 from jobctl.cron_syntax import cron_error
 from jobctl.durations import DURATION_HINT, parse_duration
 from jobctl.errors import ConfigError, InputError
@@ -189,7 +190,7 @@ class _Checker:
             durability=self.get(None, data, "durability", "normal", _choice("normal", "full")),
             output_limit=self.get(None, data, "output_limit", MIB, _size),
             max_payload=self.get(None, data, "max_payload", MIB, _size),
-            concurrency=self.get(None, data, "concurrency", None, _positive_int),
+            concurrency=self.get(None, data, "concurrency", None, _threads),
             shutdown_grace=self.get(None, data, "shutdown_grace", 30.0, _duration),
             kill_grace=kill_grace,
             lease=self.get(None, data, "lease", 30.0, _lease),
@@ -243,10 +244,10 @@ class _Checker:
             isolation=get("isolation", "thread", _choice("thread", "process")),
             allow_dash_values=get("allow_dash_values", False, _bool),
             queue=get("queue", "default", _name),
-            priority=get("priority", 0, _int),
+            priority=get("priority", 0, _priority),
             timeout=get("timeout", None, _positive_duration),
             kill_grace=get("kill_grace", kill_grace, _duration),
-            max_attempts=get("max_attempts", 3, _positive_int),
+            max_attempts=get("max_attempts", 3, _attempts),
             retry_delay=get("retry_delay", 5.0, _duration),
             retry_backoff=get("retry_backoff", 2.0, _backoff),
             retry_max_delay=get("retry_max_delay", 3600.0, _duration),
@@ -354,6 +355,18 @@ def _positive_duration(value: Any) -> float:
     if seconds <= 0:
         raise InputError(f"{value!r} must be longer than zero")
     return seconds
+
+
+def _priority(value: Any) -> int:
+    return limits.in_range(_int(value), *limits.PRIORITY, "priority")
+
+
+def _attempts(value: Any) -> int:
+    return limits.in_range(_positive_int(value), 1, limits.MAX_ATTEMPTS, "max_attempts")
+
+
+def _threads(value: Any) -> int:
+    return limits.in_range(_positive_int(value), 1, limits.MAX_THREADS, "concurrency")
 
 
 def _lease(value: Any) -> float:

@@ -1,0 +1,62 @@
+"""Numbers and times out of range are input errors: exit 2, one line, nothing
+written (issue 13, item 6), never an internal error."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Cli, fail_one_line
+
+HUGE = str(2**63)
+
+COMMANDS = [
+    ("add", "--priority", HUGE, "--", "true"),
+    ("add", "--max-attempts", HUGE, "--", "true"),
+    ("add", "--after", HUGE, "--", "true"),
+    ("add", "--at", "0001-01-01", "--", "true"),
+    ("add", "--at", "9999-12-31T23:59:59-05:00", "--", "true"),
+    ("add", "--in", "9999999999w", "--", "true"),
+    ("ls", "--limit", HUGE),
+    ("show", HUGE),
+    ("cancel", HUGE),
+    ("wait", HUGE),
+    ("logs", HUGE),
+    ("retry", "9" * 30),
+    ("daemon", "--concurrency", "100000"),
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a)[:40])
+def test_out_of_range_is_an_input_error(cli: Cli, args: tuple[str, ...]) -> None:
+    line = fail_one_line(cli(*args), 2)
+    assert "internal error" not in line
+    assert cli.count_jobs() == 0
+
+
+def test_a_batch_line_with_a_5000_digit_integer(cli: Cli, write_config) -> None:
+    write_config('[jobs.t]\ncommand = "true"\n')
+    lines = '{"n": 1}\n{"n": ' + "9" * 5000 + "}\n"
+    line = fail_one_line(cli("add", "t", "--batch", "-", input=lines), 2)
+    assert line.startswith("jobctl: line 2: invalid JSON")
+    assert cli.count_jobs() == 0
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["priority = 99999999999999999999", "max_attempts = 10000000"],
+)
+def test_config_numbers_out_of_range_are_config_errors(
+    cli: Cli, write_config, setting: str
+) -> None:
+    write_config(f'[jobs.t]\ncommand = "true"\n{setting}\n')
+    assert "out of range" in fail_one_line(cli("add", "t"), 2)
+
+
+def test_the_extremes_themselves_are_fine(cli: Cli) -> None:
+    assert cli.ok("add", "--priority", "1000000000", "--", "true").strip() == "1"
+    assert cli.ok("add", "--at", "9999-12-31T23:59:59+00:00", "--", "true").strip() == "2"
+    assert '"id": 2' in cli.ok("ls", "--json")
+
+
+def test_a_daemon_of_100000_threads_is_a_config_error(cli: Cli, write_config) -> None:
+    write_config("concurrency = 100000\n")
+    assert "concurrency: 100000 is out of range" in fail_one_line(cli("daemon", "--drain"), 2)
