@@ -230,7 +230,7 @@ class _Checker:
         if ("command" in body) == ("handler" in body):
             self.problem(table, None, "needs exactly one of command or handler")
         cron = get("cron", None, _cron)
-        every = get("every", None, _positive_duration)
+        every = get("every", None, _every)
         if cron is not None and every is not None:
             self.problem(table, "every", "cannot be used together with cron")
         scheduled = cron is not None or every is not None
@@ -367,6 +367,15 @@ def _attempts(value: Any) -> int:
 
 def _threads(value: Any) -> int:
     return limits.in_range(_positive_int(value), 1, limits.MAX_THREADS, "concurrency")
+
+
+def _every(value: Any) -> float:
+    seconds = _duration(value)
+    # Due times are multiples of the interval since the epoch: under a
+    # second they are too many to serve, and past ten years too far to show.
+    if not 1 <= seconds <= 10 * 365 * 86400:
+        raise InputError(f"{value!r} is out of range (1s to 10 years)")
+    return seconds
 
 
 def _lease(value: Any) -> float:

@@ -51,7 +51,35 @@ def cron_error(expression: str) -> str | None:
         problem = _field_error(name, part)
         if problem:
             return f'cron "{expression}": {problem}'
+    fields = dict(zip(names, parts, strict=True))
+    if fields["day-of-week"] in ("*", "?") and not _some_day_exists(
+        _expand("day-of-month", fields["day-of-month"]), _expand("month", fields["month"])
+    ):
+        return f'cron "{expression}": names no day that exists in its months, so it never fires'
     return None
+
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February of a leap year
+
+
+def _some_day_exists(days: set[int], months: set[int]) -> bool:
+    return any(day <= _DAYS_IN_MONTH[month - 1] for day in days for month in months)
+
+
+def _expand(name: str, text: str) -> set[int]:
+    """The values a field (already checked by _field_error) stands for."""
+    low, high, words = _FIELDS[name]
+    values: set[int] = set()
+    for item in text.split(","):
+        base, _, step = item.partition("/")
+        if base in ("*", "?"):
+            start, end = low, high
+        else:
+            first, dash, last = base.partition("-")
+            start = _value(first, low, words) or low
+            end = (_value(last, low, words) or low) if dash else (high if step else start)
+        values.update(range(start, end + 1, int(step) if step else 1))
+    return values
 
 
 def _field_error(name: str, text: str) -> str | None:
@@ -59,7 +87,7 @@ def _field_error(name: str, text: str) -> str | None:
     for item in text.split(","):
         base, slash, step = item.partition("/")
         if slash:
-            if not step.isdigit():
+            if not _digits(step):
                 return f"{name} step {step!r} is not a number"
             if int(step) == 0:
                 return f"{name} step 0 is not allowed"
@@ -83,8 +111,13 @@ def _field_error(name: str, text: str) -> str | None:
     return None
 
 
+def _digits(token: str) -> bool:
+    """0-9 only: str.isdigit() also takes other scripts' digits (٣), which croniter refuses."""
+    return token.isascii() and token.isdigit()
+
+
 def _value(token: str, low: int, words: list[str] | None) -> int | None:
-    if token.isdigit():
+    if _digits(token):
         return int(token)
     if words and token.lower() in words:
         return words.index(token.lower()) + low

@@ -60,3 +60,23 @@ def test_the_extremes_themselves_are_fine(cli: Cli) -> None:
 def test_a_daemon_of_100000_threads_is_a_config_error(cli: Cli, write_config) -> None:
     write_config("concurrency = 100000\n")
     assert "concurrency: 100000 is out of range" in fail_one_line(cli("daemon", "--drain"), 2)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "every = 1e-300",
+        'every = "0.5s"',
+        'every = "99999999w"',
+        'cron = "\u0663 * * * *"',  # an Arabic-Indic 3
+        'cron = "0 0 31 2 *"',
+        'cron = "0 0 31 4,6,9,11 *"',
+    ],
+)
+def test_schedules_the_daemon_cannot_serve_are_config_errors(
+    cli: Cli, write_config, schedule: str
+) -> None:
+    write_config(f'[jobs.t]\ncommand = "true"\n{schedule}\n')
+    fail_one_line(cli("add", "t"), 2)
+    assert cli("check").returncode == 2
+    fail_one_line(cli("schedules"), 2)
