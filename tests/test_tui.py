@@ -227,3 +227,26 @@ def test_changes_while_a_detail_or_dialog_is_open_do_not_crash(tmp_path: Path) -
         await until(pilot, lambda: rows(app)[:1] == [str(third)])
 
     scenario(db, steps)
+
+
+def test_control_characters_in_job_text_are_shown_escaped(tmp_path: Path) -> None:
+    """An OSC sequence in a command or an error must not retitle or clear the
+    terminal the TUI runs in: cells and the detail view show it escaped."""
+    db = tmp_path / "jobs.db"
+    queue = jobctl.connect(db, None)
+    job_id = queue.add_id(command=["echo", "\x1b]0;pwned\x07", "\x9b2J"])
+    finish(db, {job_id: ("failed", b"bad \x1b[2J news")})
+
+    async def steps(app: JobctlApp, pilot: Any) -> None:
+        await until(pilot, lambda: rows(app) == [str(job_id)])
+        table = app.query_one("#jobs-table")
+        cells = str(table.get_cell(str(job_id), "job")) + str(table.get_cell(str(job_id), "error"))
+        assert "\x1b" not in cells and "\x9b" not in cells and "\x07" not in cells
+        assert "\\x1b]0;pwned\\x07" in cells
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        summary = app.screen.query_one("#summary")
+        await until(pilot, lambda: "pwned" in str(summary.render()))
+        assert "\x1b" not in str(summary.render())
+
+    scenario(db, steps)

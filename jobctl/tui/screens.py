@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
@@ -18,14 +17,15 @@ from textual.widgets import DataTable, Footer, Header, Log, Static
 
 from jobctl.errors import JobctlError
 from jobctl.models import FINISHED, Attempt, Event, Job, LogLine
-from jobctl.render import printable_text
+from jobctl.render import json_text, printable_text
 
 POLL = 0.25
 
 
 def literal(value: Any) -> Text:
-    """User data as a Text: shown as typed, never parsed as markup."""
-    return Text("" if value is None else str(value))
+    """User data as a Text: never parsed as markup, its control characters
+    (a job's escape sequences) shown escaped rather than sent to the terminal."""
+    return Text("" if value is None else printable_text(str(value)))
 
 
 def when(ts: float | None) -> str:
@@ -121,15 +121,15 @@ class DetailScreen(Screen):
         summary.append(f"job {job.id}  ", style="bold")
         summary.append(job.state.value, style=_STATE_STYLE.get(job.state.value, ""))
         summary.append(f"  {label}: ")
-        summary.append(job.label)  # user text: appended plain, never as markup
+        summary.append(printable_text(job.label))  # user text: plain, never as markup
         summary.append(
             f"\nqueue {job.queue}  priority {job.priority}  attempt {job.attempt}/"
             f"{job.max_attempts}  created {when(job.created_at)}  finished {when(job.finished_at)}"
         )
         self.query_one("#summary", Static).update(summary)
-        payload = json.dumps(job.payload, indent=2, ensure_ascii=False) if job.type else "-"
+        payload = json_text(job.payload, indent=2) if job.type else "-"
         self.query_one("#payload", Static).update(literal(payload))
-        result = json.dumps(job.result, indent=2, ensure_ascii=False) if job.result else ""
+        result = json_text(job.result, indent=2) if job.result else ""
         self.query_one("#result", Static).update(literal(result or job.error or "-"))
         attempts = self.query_one("#attempts", DataTable)
         attempts.clear()
@@ -148,7 +148,7 @@ class DetailScreen(Screen):
         for e in data.events:
             events.add_row(when(e.at), e.kind, e.attempt or "", literal(e.detail))
         self.query_one("#log", Static).update(
-            Text("\n".join(f"[{when(line.at)}] {line.text()}" for line in data.log) or "-")
+            literal("\n".join(f"[{when(line.at)}] {line.text()}" for line in data.log) or "-")
         )
         output = self.query_one("#output", Log)
         for number, lost, chunk in data.output:
