@@ -167,6 +167,8 @@ def _payload(request: AddRequest, stdin: TextIO) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise InputError(f"{source}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deep") from None
 
 
 def _batch_lines(source: str, stdin: TextIO) -> Iterator[str]:

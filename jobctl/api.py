@@ -26,7 +26,7 @@ from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store
-from jobctl.templates import check_template, dash_field
+from jobctl.templates import check_template, dash_field, nul_field
 
 Clock = Callable[[], float]
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
@@ -177,6 +177,8 @@ class Queue:
                 texts.append(text)
             except ValueError as exc:  # bad JSON, or an integer of over 4,300 digits
                 raise InputError(f"line {number}: invalid JSON: {exc}") from None
+            except RecursionError:
+                raise InputError(f"line {number}: nested too deep") from None
             except InputError as exc:
                 if number is None:
                     raise
@@ -190,6 +192,9 @@ class Queue:
             text = _encode_json(payload)
         except (TypeError, ValueError) as exc:
             raise InputError(f"the payload is not JSON-serializable: {exc}") from None
+        except RecursionError:
+            raise InputError(f"the payload is nested over {limits.MAX_DEPTH} levels deep") from None
+        limits.check_depth(payload, text)
         size = len(text)  # ASCII (ensure_ascii), so characters are bytes
         if size > self.config.max_payload:
             raise InputError(
@@ -760,14 +765,15 @@ def _check_placeholders(job_type: JobType, payload: Any) -> None:
             raise InputError(
                 f'the payload has no field "{name}", which the command of "{job_type.name}" uses'
             )
-    if not job_type.allow_dash_values:
-        for part in _command_parts(job_type.command or ""):
-            try:
-                filled = part.format_map(payload)
-            except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-                raise InputError(
-                    f'cannot fill "{part}" of the command of "{job_type.name}": {exc}'
-                ) from None
+    for part in _command_parts(job_type.command or ""):
+        try:
+            filled = part.format_map(payload)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+            raise InputError(
+                f'cannot fill "{part}" of the command of "{job_type.name}": {exc}'
+            ) from None
+        nul_field(part, filled, job_type.name)
+        if not job_type.allow_dash_values:
             dash_field(part, filled, job_type.name)
 
 

@@ -31,7 +31,7 @@ from jobctl import recovery, runner, stop_signals
 from jobctl.daemon_log import DaemonLog
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
 from jobctl.file_safety import check_config, put_handlers_on_path
-from jobctl.models import Config, Job, JobType, Outcome
+from jobctl.models import Config, Job, JobType, Outcome, storable
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
@@ -670,7 +670,13 @@ class Daemon:
                 job_type,
                 output=lambda chunk, j=job.id, n=number: self.outputs.append((j, n, chunk)),
                 log=lambda msg, data, j=job.id, n=number: self.logs.append(
-                    (j, n, time.time(), msg, json.dumps(data, default=str) if data else None)
+                    (
+                        j,
+                        n,
+                        time.time(),
+                        storable(msg),
+                        json.dumps(data, default=str) if data else None,
+                    )
                 ),
                 stop_reason=lambda item=item: item.stop_reason,
                 started=lambda pid, j=job.id, n=number: self.pids.append(
@@ -690,6 +696,8 @@ class Daemon:
                     outcome = runner.run(attempt)
                 except Exception as exc:  # the daemon never dies of one job
                     outcome = attempt.outcome("failed", error=f"internal error: {exc!r}")
+            if outcome.error is not None:
+                outcome = outcome._replace(error=storable(outcome.error))
             item.took = time.monotonic() - item.started
             self.done.append((item, outcome))
             if self.todo.qsize() < self.concurrency * REFILL_PER_THREAD:

@@ -15,6 +15,7 @@ PRIORITY = (-(10**9), 10**9)
 MAX_ATTEMPTS = 10**6
 MAX_LIMIT = 10**6  # rows a listing may ask for
 MAX_THREADS = 1024  # a daemon's concurrency: each is a thread, and a process when it runs
+MAX_DEPTH = 100  # nesting of a payload's lists and objects: deeper ones break json.loads
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last time ISO 8601 shows in 4 digits
 
 
@@ -29,3 +30,22 @@ def moment(seconds: float, what: str) -> float:
     if not 0 <= seconds <= LATEST_TIME:
         raise InputError(f"{what}: the time is out of range (1970 to 9999)")
     return seconds
+
+
+def check_depth(payload: object, text: str) -> None:
+    """Refuse a payload nested over MAX_DEPTH: a daemon decodes it deeper in
+    its stack than `add` did, and Python's decoder would overflow there."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot be that deep: the common case costs two C scans
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list | tuple):
+            children = list(value)
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise InputError(f"the payload is nested over {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)

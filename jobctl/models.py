@@ -255,6 +255,14 @@ class Config(NamedTuple):
         return [t for t in self.jobs.values() if t.scheduled]
 
 
+def storable(text: str) -> str:
+    """Text SQLite can store: lone surrogates (from a handler's error or
+    ctx.log(), or a payload's "\\ud800") written as \\udXXX, not refused."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def loads_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 

@@ -143,6 +143,8 @@ def run_command(
         return attempt.outcome("failed", error=f"permission denied: {argv[0]}")
     except OSError as exc:
         return attempt.outcome("failed", error=f"cannot start {argv[0]}: {exc.strerror}")
+    except ValueError as exc:  # a NUL byte in an argument, the environment or the folder
+        return attempt.outcome("failed", error=f"cannot start {argv[0] if argv else ''}: {exc}")
     if attempt.started is not None:
         attempt.started(proc.pid)
     _feed_stdin(proc, stdin_data)
@@ -297,7 +299,7 @@ def run_handler(attempt: Attempt, spec: str) -> Outcome:
     try:
         value = function(attempt.job.payload, Context(attempt))
     except Exception as exc:
-        attempt.output(traceback.format_exc().encode())
+        attempt.output(traceback.format_exc().encode("utf-8", "backslashreplace"))
         return attempt.outcome("failed", error=f"{type(exc).__name__}: {exc}")
     timeout = attempt.job.timeout
     if timeout is not None and attempt.clock() - start > timeout:

@@ -31,6 +31,16 @@ def check_template(template: str) -> None:
             raise InputError(f'"{template}" asks for a width or precision over {MAX_SPEC_NUMBER}')
 
 
+def nul_field(part: str, filled: str, type_name: str | None) -> None:
+    """Refuse an argument holding a NUL byte: no program can be given one."""
+    if "\0" in filled:
+        fields = [name for _, name, _, _ in string.Formatter().parse(part) if name]
+        raise InputError(
+            f'the payload field "{fields[0] if fields else "?"}" holds a NUL byte,'
+            f" which no argument of the command of {type_name} can"
+        )
+
+
 def dash_field(part: str, filled: str, type_name: str | None) -> None:
     """Refuse an argument that a {field} made begin with "-"."""
     if filled.startswith("-") and not part.startswith("-"):

@@ -35,3 +35,10 @@ def test_format_specs_are_bounded(cli: Cli, write_config) -> None:
     write_config('[jobs.key]\ncommand = "true"\n')
     line = fail_one_line(cli("add", "key", "--data", '{"x": 1}', "--unique", "{x:>99999999}"), 2)
     assert "width or precision" in line
+
+
+def test_a_nul_byte_for_an_argument_is_refused_at_add(cli: Cli, write_config) -> None:
+    write_config('[jobs.echo]\ncommand = "echo {x}"\n')
+    line = fail_one_line(cli("add", "echo", "--data", '{"x": "a\\u0000b"}'), 2)
+    assert '"x"' in line and "NUL" in line
+    assert cli.count_jobs() == 0

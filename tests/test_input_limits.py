@@ -80,3 +80,14 @@ def test_schedules_the_daemon_cannot_serve_are_config_errors(
     fail_one_line(cli("add", "t"), 2)
     assert cli("check").returncode == 2
     fail_one_line(cli("schedules"), 2)
+
+
+@pytest.mark.parametrize("depth", [101, 985, 100_000])
+def test_a_payload_nested_too_deep_is_refused(cli: Cli, write_config, depth: int) -> None:
+    """985 levels were accepted, and then every daemon start died decoding them."""
+    write_config('[jobs.t]\ncommand = "true"\n')
+    deep = "[" * depth + "]" * depth
+    fail_one_line(cli("add", "t", "--data", "-", input='{"d": ' + deep + "}"), 2)
+    fail_one_line(cli("add", "t", "--batch", "-", input='{"d": ' + deep + "}\n"), 2)
+    assert cli.count_jobs() == 0
+    assert cli.ok("add", "t", "--data", '{"d": ' + "[" * 99 + "]" * 99 + "}").strip() == "1"
