@@ -259,6 +259,10 @@ class Queue:
                 raise InputError("--timeout must be more than 0s")
         if queue is not None and not queue.strip():
             raise InputError("--queue needs a name")
+        if queue is not None and not queue.isprintable():
+            raise InputError(f"--queue: {queue!r} is not a name (printable UTF-8 text)")
+        if isinstance(unique, str):
+            _utf8(unique, "--unique")
         key = _unique_key(unique if unique is not None else (job_type and job_type.unique))
         return NewJob(
             type=type,
@@ -283,7 +287,7 @@ class Queue:
             _check_placeholders(job_type, payload)
         key = template.unique_key
         if key is not None and "{" in key:
-            key = _fill(key, payload, "unique")
+            key = _utf8(_fill(key, payload, "unique"), "the unique key")
             return template._replace(payload=payload_json, unique_key=key)
         # The payload is field 1: a tuple slice is several times cheaper than
         # _replace(), and a batch of 100,000 jobs makes 100,000 of these.
@@ -733,6 +737,15 @@ def _unique_key(unique: str | bool | None) -> str | None:
     if unique is True:
         return ""  # one queued-or-running job of the type
     return str(unique)
+
+
+def _utf8(text: str, what: str) -> str:
+    """`text`, if it can be stored: not lone surrogates (bytes that were not UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what}: {text!r} is not UTF-8 text") from None
+    return text
 
 
 def _fields(text: str) -> list[str]:

@@ -215,7 +215,11 @@ class _Checker:
             return {}
         good = {}
         for name, body in value.items():
-            if isinstance(body, dict):
+            if not name.isprintable() or not name.strip():
+                # A NUL or an escape sequence in a name breaks the daemon,
+                # the logs and the TUI that show it.
+                self.problem(section, None, f"{name!r} is not a name (printable text)")
+            elif isinstance(body, dict):
                 good[name] = body
             else:
                 self.problem(f"{section}.{name}", None, "must be a table")
@@ -409,6 +413,8 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _command(value: Any) -> str:
     text = _string(value)
+    if "\0" in text:
+        raise InputError("holds a NUL byte, which no argument can")
     try:
         argv = shlex.split(text)
     except ValueError as exc:

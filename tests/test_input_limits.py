@@ -91,3 +91,28 @@ def test_a_payload_nested_too_deep_is_refused(cli: Cli, write_config, depth: int
     fail_one_line(cli("add", "t", "--batch", "-", input='{"d": ' + deep + "}\n"), 2)
     assert cli.count_jobs() == 0
     assert cli.ok("add", "t", "--data", '{"d": ' + "[" * 99 + "]" * 99 + "}").strip() == "1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "--queue", "q\udcff", "--", "true"),  # a byte that is not UTF-8, from argv
+        ("add", "--queue", "q\x1b", "--", "true"),
+        ("add", "--unique", "k\udcff", "--", "true"),
+    ],
+    ids=["queue not utf-8", "queue with an escape", "unique not utf-8"],
+)
+def test_names_that_cannot_be_stored_or_shown_are_refused(cli: Cli, args: tuple[str, ...]) -> None:
+    fail_one_line(cli(*args), 2)
+    assert cli.count_jobs() == 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    ['[workers."w\\u0000x"]\ncommand = "sleep 1"\n', '[jobs.t]\ncommand = "echo \\u0000"\n'],
+    ids=["NUL in a worker's name", "NUL in a command"],
+)
+def test_a_nul_in_jobs_toml_is_a_config_error(cli: Cli, write_config, config: str) -> None:
+    write_config(config)
+    assert cli("check").returncode == 2
+    fail_one_line(cli("daemon", "--drain"), 2)
