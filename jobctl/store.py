@@ -40,6 +40,7 @@ _JOB_COLUMNS = (
     " waiting, result, error, cancel_requested, daemon_id, schedule"
 )
 _GET_JOB = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?"
+_ATTEMPTS_TOTAL = 15  # its place in _JOB_COLUMNS
 # The jobs claim_jobs just claimed, as one JSON row (see claim_jobs).
 _CLAIMED_JOBS = (
     f"SELECT json_group_array(json_array({_JOB_COLUMNS})) FROM jobs"
@@ -820,9 +821,29 @@ class Store:
             conn.execute(Q["claim_jobs"], params)
             conn.execute(Q["insert_attempts"], params)
             rows = json.loads(conn.execute(_CLAIMED_JOBS, params).fetchall()[0][0])
-            jobs = {row[0]: _job(row) for row in rows}
+            jobs = {}
+            for row in rows:
+                try:
+                    jobs[row[0]] = _job(row)
+                except (ValueError, TypeError, RecursionError) as exc:
+                    # Stored by an older jobctl, or by hand: fail it alone,
+                    # rather than the whole claim, and the daemon with it.
+                    self._fail_unreadable(row[0], row[_ATTEMPTS_TOTAL], now, exc)
             claimed = [Claimed(jobs[i], jobs[i].attempts_total) for i in chosen if i in jobs]
         return claimed
+
+    def _fail_unreadable(self, job_id: int, number: int, now: float, exc: Exception) -> None:
+        """Fail a just-claimed job whose stored fields cannot be decoded."""
+        error = f"the stored job cannot be read: {type(exc).__name__}"
+        params = {"id": job_id, "number": number, "now": now, "outcome": "failed"}
+        self.conn.execute(
+            Q["end_attempt"], params | {"exit_status": None, "signal": None, "error": error}
+        )
+        self.conn.execute(
+            Q["job_failed"], {"id": job_id, "now": now, "error": error, "state": "failed"}
+        )
+        self._event(job_id, now, "failed", number, error)
+        self.cancel_dependents(job_id, now, f"job {job_id} failed")
 
     def record(
         self,

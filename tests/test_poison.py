@@ -37,3 +37,25 @@ def test_poison_jobs_fail_alone_and_the_daemon_goes_on(
     assert "ValueError" in cli.ok("logs", str(handler))  # the traceback, escaped
     log = daemons.log_path(0).read_text()
     assert "internal error" not in log and "Traceback" not in log
+
+
+def test_a_stored_payload_too_deep_to_decode_fails_alone(cli: Cli, daemons: Daemons) -> None:
+    """A row an older jobctl let in (985 levels deep) killed every daemon start."""
+    poison = int(cli.ok("add", "--", "true").strip())
+    bystander = int(cli.ok("add", "--", "true").strip())
+    store = cli.store()
+    try:
+        deep = "[" * 5000 + "]" * 5000
+        store.conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (deep, poison))
+    finally:
+        store.close()
+    assert daemons.start("--drain").wait(timeout=60) == 0
+    assert states(cli) == {"failed": 1, "succeeded": 1}
+    store = cli.store()
+    try:
+        sql = "SELECT error, state FROM jobs WHERE id = ?"
+        error, _ = store.conn.execute(sql, (poison,)).fetchall()[0]
+        _, state = store.conn.execute(sql, (bystander,)).fetchall()[0]
+    finally:
+        store.close()
+    assert "cannot be read" in error and state == "succeeded"
