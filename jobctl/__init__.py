@@ -8,8 +8,6 @@ q.get(job.id).state
 
 from __future__ import annotations
 
-from typing import Any
-
 from jobctl.errors import (
     ConfigError,
     DatabaseError,
@@ -49,7 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
