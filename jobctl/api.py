@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shlex
-import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,7 +25,7 @@ from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store
-from jobctl.templates import check_template, dash_field, nul_field
+from jobctl.templates import check_template, dash_field, fields, nul_field
 
 Clock = Callable[[], float]
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
@@ -748,16 +747,9 @@ def _utf8(text: str, what: str) -> str:
     return text
 
 
-def _fields(text: str) -> list[str]:
-    try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
-    except ValueError:
-        return []
-
-
 def _fill(template: str, payload: Any, what: str) -> str:
     check_template(template)
-    for name in _fields(template):
+    for name in fields(template):
         if not isinstance(payload, dict) or name not in payload:
             raise InputError(f'the payload has no field "{name}", which {what} "{template}" uses')
     try:
@@ -769,7 +761,7 @@ def _fill(template: str, payload: Any, what: str) -> str:
 @lru_cache(maxsize=64)
 def _command_fields(command: str) -> tuple[str, ...]:
     """The {field} placeholders of a type's command, split as the daemon splits it."""
-    return tuple(name for part in shlex.split(command) for name in _fields(part))
+    return tuple(name for part in shlex.split(command) for name in fields(part))
 
 
 def _check_placeholders(job_type: JobType, payload: Any) -> None:
@@ -793,7 +785,7 @@ def _check_placeholders(job_type: JobType, payload: Any) -> None:
 @lru_cache(maxsize=64)
 def _command_parts(command: str) -> tuple[str, ...]:
     """The arguments of a type's command that hold a {field}."""
-    return tuple(part for part in shlex.split(command) if _fields(part))
+    return tuple(part for part in shlex.split(command) if fields(part))
 
 
 def _check_states(states: Sequence[str], finished_only: bool = False) -> None:

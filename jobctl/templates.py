@@ -31,12 +31,19 @@ def check_template(template: str) -> None:
             raise InputError(f'"{template}" asks for a width or precision over {MAX_SPEC_NUMBER}')
 
 
+def fields(text: str) -> list[str]:
+    """The {field} names of a template; none if it is not one."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    except ValueError:
+        return []
+
+
 def nul_field(part: str, filled: str, type_name: str | None) -> None:
     """Refuse an argument holding a NUL byte: no program can be given one."""
     if "\0" in filled:
-        fields = [name for _, name, _, _ in string.Formatter().parse(part) if name]
         raise InputError(
-            f'the payload field "{fields[0] if fields else "?"}" holds a NUL byte,'
+            f'the payload field "{_first(part)}" holds a NUL byte,'
             f" which no argument of the command of {type_name} can"
         )
 
@@ -44,10 +51,14 @@ def nul_field(part: str, filled: str, type_name: str | None) -> None:
 def dash_field(part: str, filled: str, type_name: str | None) -> None:
     """Refuse an argument that a {field} made begin with "-"."""
     if filled.startswith("-") and not part.startswith("-"):
-        fields = [name for _, name, _, _ in string.Formatter().parse(part) if name]
-        field = fields[0] if fields else "?"
+        field = _first(part)
         raise InputError(
             f'the payload field "{field}" makes an argument that begins with "-"'
             f" ({filled[:40]!r}), which the command would read as an option"
             f" (set allow_dash_values = true in [jobs.{type_name}] to allow it)"
         )
+
+
+def _first(part: str) -> str:
+    names = fields(part)
+    return names[0] if names else "?"
