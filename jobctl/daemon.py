@@ -30,7 +30,7 @@ from typing import NamedTuple
 from jobctl import recovery, runner, stop_signals
 from jobctl.daemon_log import DaemonLog
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
-from jobctl.file_safety import check_config, put_handlers_on_path
+from jobctl.file_safety import put_handlers_on_path
 from jobctl.models import Config, Job, JobType, Outcome, storable
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
@@ -124,8 +124,6 @@ class Daemon:
     # -- the coordinator -----------------------------------------------------
 
     def run(self) -> int:
-        if self.config.path:
-            check_config(Path(self.config.path))  # read by the command already; once more
         if self.config_dir:
             put_handlers_on_path(self.config_dir)  # handlers import relative to jobs.toml
         stop_signals.install()  # already, when started by `jobctl daemon`
@@ -395,9 +393,7 @@ class Daemon:
         signals = self.signals
         while self.signals == signals and time.monotonic() < until:
             self.watcher.wait(min(0.1, until - time.monotonic()), self.signal_fds)
-            # Jobs go on printing: hold no more than the database would keep.
-            outputs = _take_all(self.outputs)
-            self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
+            self._hold_outputs()  # jobs go on printing meanwhile
         timers.recover = True  # a recovery cut short by the error
         timers.version = None  # and look again at what changed meanwhile
 
@@ -506,16 +502,17 @@ class Daemon:
         )
 
     def _give_back(self, produced: _Produced) -> None:
-        """Put back what a failed write did not store, ahead of anything newer.
-
-        While a full disk holds the daemon, a job may go on printing: only
-        the last output_limit bytes of each attempt are kept, as in the
-        database, so memory stays bounded.
-        """
+        """Put back what a failed write did not store, ahead of anything newer."""
         self.done.extendleft(reversed(produced.done))
         self.pids.extendleft(reversed(produced.pids))
         self.logs.extendleft(reversed(produced.logs))
-        outputs = produced.outputs + _take_all(self.outputs)
+        self._hold_outputs(produced.outputs)
+
+    def _hold_outputs(self, taken: list[tuple[int, int, bytes]] | None = None) -> None:
+        """Put output not yet stored (`taken`, then what came since) back on its
+        queue, each attempt's cut to the last output_limit bytes, as the
+        database would keep it: memory stays bounded whatever a job prints."""
+        outputs = (taken or []) + _take_all(self.outputs)
         self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
 
     def _record(self, produced: _Produced, now: float, more: Sequence[Outcome] = ()) -> list[Job]:
