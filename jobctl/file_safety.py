@@ -111,10 +111,9 @@ def _others_can_write(info: os.stat_result) -> bool:
         members = set(grp.getgrgid(info.st_gid).gr_mem)
     except KeyError:
         return True
-    names = {p.pw_name for p in pwd.getpwall() if p.pw_uid == me}
-    if members - names:
-        return True
-    return any(p.pw_gid == info.st_gid and p.pw_uid != me for p in pwd.getpwall())
+    users = pwd.getpwall()
+    mine = {p.pw_name for p in users if p.pw_uid == me}
+    return bool(members - mine) or any(p.pw_gid == info.st_gid and p.pw_uid != me for p in users)
 
 
 def _user(uid: int) -> str:
