@@ -4,11 +4,24 @@
 `add` must stay fast, so this small parser stands between the config and
 croniter (which only the daemon's scheduler imports).  It accepts what the
 scheduler can run: 5 fields, or 6 with seconds first (node-cron, NestJS),
-`*`, `?`, numbers, month and weekday names, ranges, steps and lists, and the
-@hourly/@daily/@weekly/@monthly/@yearly shorthands.
+`*`, `?`, numbers, month and weekday names, ranges, steps and lists, the
+@hourly/@daily/@weekly/@monthly/@yearly shorthands, and three specials:
+- `L` in the day of the month: its last day (croniter's `L`);
+- `5L` in the day of the week: the month's last Friday (croniter spells it
+  `L5`: croniter_form() translates);
+- `1#2` in the day of the week: the month's second Monday (1 to 5).
+A `5L` or `1#2` stands alone, or in a list of such (`1#1,1#3`), with the day
+of the month `*` or `?`: croniter would otherwise ignore the day of the month
+(or fail when none of its days is such a weekday), nothing like cron's "either
+field" rule.  None of them can keep an expression from ever firing: `L` is in
+every month, and every month has a fifth Monday (or any weekday) in some year:
+February only in a leap year whose February 1 is a Monday, at most 40 years
+apart, within croniter's 50-year search.
 """
 
 from __future__ import annotations
+
+import re
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -33,6 +46,10 @@ _FIELDS = {
     "day-of-week": (0, 7, _DAYS),
 }
 _FIVE = ["minute", "hour", "day-of-month", "month", "day-of-week"]
+# Fields are split on ASCII whitespace only, as croniter does: "0\u00a00" is
+# one (bad) field, not two.
+_FIELD = re.compile(r"\S+", re.ASCII)
+_LAST = ("l", "L")
 
 
 def cron_error(expression: str) -> str | None:
@@ -43,7 +60,7 @@ def cron_error(expression: str) -> str | None:
             return None
         known = ", ".join(a for a in ALIASES if a not in ("@annually", "@midnight"))
         return f'cron "{expression}": unknown shorthand {text} (use {known})'
-    parts = text.split()
+    parts = _FIELD.findall(text)
     if len(parts) not in (5, 6):
         return f'cron "{expression}": has {len(parts)} fields, expected 5 (or 6 with seconds first)'
     names = _FIVE if len(parts) == 5 else ["second", *_FIVE]
@@ -52,11 +69,28 @@ def cron_error(expression: str) -> str | None:
         if problem:
             return f'cron "{expression}": {problem}'
     fields = dict(zip(names, parts, strict=True))
-    if fields["day-of-week"] in ("*", "?") and not _some_day_exists(
-        _expand("day-of-month", fields["day-of-month"]), _expand("month", fields["month"])
+    day, weekday = fields["day-of-month"], fields["day-of-week"]
+    if _special_weekdays(weekday) and day not in ("*", "?"):
+        return (
+            f'cron "{expression}": day-of-month {day} cannot be combined with'
+            f" day-of-week {weekday} (make day-of-month *)"
+        )
+    if (
+        weekday in ("*", "?")
+        and not any(item in _LAST for item in day.split(","))
+        and not _some_day_exists(_expand("day-of-month", day), _expand("month", fields["month"]))
     ):
         return f'cron "{expression}": names no day that exists in its months, so it never fires'
     return None
+
+
+def croniter_form(expression: str) -> tuple[str, bool]:
+    """(the text croniter runs, whether seconds come first) for a valid expression."""
+    text = expression.strip()
+    parts = _FIELD.findall(ALIASES.get(text.lower(), text))
+    if _special_weekdays(parts[-1]):
+        parts[-1] = ",".join(_special_weekday(item)[1] for item in parts[-1].split(","))
+    return " ".join(parts), len(parts) == 6
 
 
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February of a leap year
@@ -71,6 +105,8 @@ def _expand(name: str, text: str) -> set[int]:
     low, high, words = _FIELDS[name]
     values: set[int] = set()
     for item in text.split(","):
+        if item in _LAST:
+            continue  # the last day: in every month
         base, _, step = item.partition("/")
         if base in ("*", "?"):
             start, end = low, high
@@ -84,7 +120,13 @@ def _expand(name: str, text: str) -> set[int]:
 
 def _field_error(name: str, text: str) -> str | None:
     low, high, words = _FIELDS[name]
+    if name == "day-of-week" and _special_weekdays(text):
+        return _special_weekdays_error(text)
     for item in text.split(","):
+        if name == "day-of-month" and item in _LAST:
+            continue
+        if name == "day-of-month" and ("l" in item or "L" in item) and ("-" in item or "/" in item):
+            return f"day-of-month {item}: L (the last day) stands alone, not in a range or step"
         base, slash, step = item.partition("/")
         if slash:
             if not _digits(step):
@@ -100,15 +142,63 @@ def _field_error(name: str, text: str) -> str | None:
         for token in (start, end) if dash else (start,):
             value = _value(token, low, words)
             if value is None:
-                return f"{name} {token!r} is not a number" + (
-                    f" or a name ({words[0]}…{words[-1]})" if words else ""
-                )
+                hint = " or L" if name == "day-of-month" else ""
+                if words:
+                    hint = f" or a name ({words[0]}…{words[-1]})"
+                return f"{name} {token!r} is not a number{hint}"
             if not low <= value <= high:
                 return f"{name} {value} is out of range {low}-{high}"
             values.append(value)
         if dash and values[0] > values[1]:
             return f"{name} range {base} runs backwards"
     return None
+
+
+def _special_weekdays(text: str) -> bool:
+    """Whether a day-of-week field has a `5L` or `1#2` item."""
+    return any(_special(item) for item in text.split(","))
+
+
+def _special(item: str) -> bool:
+    return "#" in item or "l" in item or "L" in item  # no weekday name has an L
+
+
+def _special_weekdays_error(text: str) -> str | None:
+    items = text.split(",")
+    for item in items:
+        if not _special(item):
+            return f"day-of-week {text}: {item} cannot be listed with 5L or 1#2 days"
+    for item in items:
+        problem = _special_weekday(item)[0]
+        if problem:
+            return problem
+    return None
+
+
+def _special_weekday(item: str) -> tuple[str | None, str]:
+    """(why a `5L` or `1#2` item is wrong or None, croniter's spelling of it)."""
+    low, high, words = _FIELDS["day-of-week"]
+    if "-" in item or "/" in item:
+        return f"day-of-week {item}: # and L take one weekday, not a range or step", ""
+    day, hash_, nth = item.partition("#")
+    if hash_:
+        if not day:
+            return f"day-of-week {item}: needs a weekday before # (1#2 is the second Monday)", ""
+        if not _digits(nth) or nth.lstrip("0") not in ("1", "2", "3", "4", "5"):
+            return f"day-of-week {item}: the week after # must be 1 to 5", ""
+    elif item in _LAST:
+        return f"day-of-week {item}: L needs a weekday before it (5L is the last Friday)", ""
+    elif item[-1:] in _LAST:
+        day = item[:-1]
+    else:
+        hint = f" ({item[1:]}L)" if _value(item[1:], low, words) is not None else ""
+        return f"day-of-week {item}: put the weekday before L{hint}", ""
+    value = _value(day, low, words)
+    if value is None:
+        return f"day-of-week {item}: {day!r} is not a number or a name (sun…sat)", ""
+    if not low <= value <= high:
+        return f"day-of-week {item}: {value} is out of range {low}-{high}", ""
+    return None, f"{value}#{nth.lstrip('0')}" if hash_ else f"L{value}"
 
 
 def _digits(token: str) -> bool:

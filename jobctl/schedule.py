@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from jobctl.cron_syntax import ALIASES
+from jobctl.cron_syntax import croniter_form
 from jobctl.models import JobType
 
 # A due time at most this late is on time; older ones were missed, and
@@ -112,7 +112,8 @@ class Schedule:
         from croniter import croniter
 
         zone = ZoneInfo(self.zone)
-        expression, seconds_first = _croniter_form(self.cron or "")
+        # As croniter spells it: `5L` (the last Friday) is its `L5`.
+        expression, seconds_first = croniter_form(self.cron or "")
         # Start an hour off on the wall clock: during a repeated hour the wall
         # clock runs backwards, and a match there must not be missed.
         wall = datetime.fromtimestamp(moment, zone).replace(tzinfo=None)
@@ -133,12 +134,6 @@ def _interval(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds * 1000:g}ms"
-
-
-def _croniter_form(cron: str) -> tuple[str, bool]:
-    text = cron.strip()
-    text = ALIASES.get(text.lower(), text)
-    return text, len(text.split()) == 6
 
 
 def _instant(wall: datetime, zone: ZoneInfo) -> float:
