@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from jobctl.api import connect
@@ -89,7 +89,7 @@ def run_add(request: AddRequest, stdin: TextIO | None = None, stdout: TextIO | N
             ids = [queue.add_id(request.type, _payload(request, stdin), **options)]
         if not request.json:
             # The ids first, so `id=$(jobctl add --wait ...)` still works.
-            stdout.write("".join(f"{i}\n" for i in ids))
+            _write_ids(ids, stdout, "", "\n", "\n")
             stdout.flush()
         if request.wait:
             from jobctl.waiting import wait_for_jobs
@@ -104,13 +104,29 @@ def run_add(request: AddRequest, stdin: TextIO | None = None, stdout: TextIO | N
     return 0
 
 
-def _print_json(queue: Any, ids: list[int], batch: bool, stdout: TextIO) -> None:
+def _print_json(queue: Any, ids: Sequence[int], batch: bool, stdout: TextIO) -> None:
     if batch:
-        stdout.write(json.dumps(ids) + "\n")  # a batch can be 100,000 jobs: ids only
+        # A batch can be millions of jobs: ids only, as json.dumps() would
+        # write the list, but a block at a time.
+        _write_ids(ids, stdout, "[", ", ", "]\n")
     else:
         from jobctl.render import json_text
 
         stdout.write(json_text(queue.get(ids[0]).to_json()) + "\n")
+
+
+# _write_ids writes this many ids at a time.
+IDS_PER_WRITE = 50_000
+
+
+def _write_ids(ids: Sequence[int], stdout: TextIO, start: str, sep: str, end: str) -> None:
+    """`start`, the ids joined by `sep`, then `end`: in blocks, so that a range
+    of millions never becomes one string."""
+    stdout.write(start)
+    for first in range(0, len(ids), IDS_PER_WRITE):
+        block = sep.join(map(str, ids[first : first + IDS_PER_WRITE]))
+        stdout.write(block if first == 0 else sep + block)
+    stdout.write(end)
 
 
 def _options(request: AddRequest) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -141,12 +141,14 @@ class Queue:
     def add_many(self, type: str, payloads: Iterable[Any], **options: Any) -> list[int]:
         """Add one job of `type` per payload, all in one transaction (all or nothing)."""
         template = self._template(type, **options)
-        return self._add_batch(template, ((None, p) for p in payloads), decode=False)
+        return list(self._add_batch(template, ((None, p) for p in payloads), decode=False))
 
-    def add_json_lines(self, type: str, lines: Iterable[str], **options: Any) -> list[int]:
+    def add_json_lines(self, type: str, lines: Iterable[str], **options: Any) -> Sequence[int]:
         """Add one job per line of JSON, all in one transaction.
 
         Blank lines are skipped; an error names its line and adds nothing.
+        The ids come as a range when they are consecutive (no unique key with
+        placeholders), so that a batch of millions does not hold them all.
         """
         template = self._template(type, **options)
         numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
@@ -157,34 +159,58 @@ class Queue:
 
     def _add_batch(
         self, template: NewJob, numbered: Iterable[tuple[int | None, Any]], decode: bool
-    ) -> list[int]:
-        """Jobs like `template`, one per payload (with its line number, if any)."""
+    ) -> Sequence[int]:
+        """Jobs like `template`, one per payload (with its line number, if any).
+
+        Two passes, so that memory does not grow with the batch and the
+        write lock is not held while a slow producer writes the lines: each
+        payload is checked and encoded as it is read, and its JSON text
+        spooled to an anonymous temporary file; then one transaction inserts
+        from the spool.
+        """
         job_type = self.config.jobs.get(template.type) if template.type else None
         placeholders = job_type is not None and job_type.command is not None
-        # A key with placeholders differs per job: those go row by row.
+        # A key with placeholders differs per job: those go row by row, each
+        # spool line its key (as JSON) and its payload, split by a tab.
         keyed = template.unique_key is not None and "{" in template.unique_key
-        jobs, texts = [], []
-        for number, item in numbered:
-            try:
-                payload = json.loads(item) if decode else item
-                text = self._payload_json(payload)
-                if keyed:
-                    jobs.append(self._finish(template, text, payload))
-                    continue
-                if placeholders:
-                    _check_placeholders(job_type, payload)
-                texts.append(text)
-            except ValueError as exc:  # bad JSON, or an integer of over 4,300 digits
-                raise InputError(f"line {number}: invalid JSON: {exc}") from None
-            except RecursionError:
-                raise InputError(f"line {number}: nested too deep") from None
-            except InputError as exc:
-                if number is None:
-                    raise
-                raise InputError(f"line {number}: {exc}") from None
-        if keyed:
-            return self.store.add_jobs(jobs, self.clock())
-        return self.store.add_batch(template, texts, self.clock()) if texts else []
+        import tempfile  # not at the top: it would slow every `jobctl add`
+
+        count = 0
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            # Lines go to the spool a few hundred kB at a time.
+            pending: list[str] = []
+            size = 0
+            for number, item in numbered:
+                try:
+                    payload = json.loads(item) if decode else item
+                    text = self._payload_json(payload)
+                    if keyed:
+                        key = self._finish(template, text, payload).unique_key
+                        text = _encode_json(key) + "\t" + text
+                    elif placeholders:
+                        _check_placeholders(job_type, payload)
+                except ValueError as exc:  # bad JSON, or an integer of over 4,300 digits
+                    raise InputError(f"line {number}: invalid JSON: {exc}") from None
+                except RecursionError:
+                    raise InputError(f"line {number}: nested too deep") from None
+                except InputError as exc:
+                    if number is None:
+                        raise
+                    raise InputError(f"line {number}: {exc}") from None
+                # The encoder writes ASCII without control characters: a text
+                # is one line, and the key's JSON holds no tab.
+                pending.append(text)
+                size += len(text)
+                if size > SPOOL_PIECE:
+                    count += _spool(spool, pending)
+                    size = 0
+            count += _spool(spool, pending)
+            if not count:
+                return range(0)
+            spool.seek(0)
+            if keyed:
+                return self.store.add_each(_keyed_jobs(template, spool), self.clock())
+            return self.store.add_batch(template, spool, self.clock())
 
     def _payload_json(self, payload: Any) -> str:
         try:
@@ -728,6 +754,32 @@ class OutputFollower:
 # One encoder for every payload: json.dumps() with options builds a new one per call.
 _encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _new_tuple = tuple.__new__
+
+# A batch's spool (see Queue._add_batch) stays in memory up to this size, and
+# then goes to an anonymous temporary file; lines are written to it in
+# pieces of about SPOOL_PIECE characters.
+SPOOL_IN_MEMORY = 4 << 20
+SPOOL_PIECE = 256 << 10
+
+
+def _spool(spool: Any, texts: list[str]) -> int:
+    """Write `texts` to `spool`, one a line, and empty the list; how many there were."""
+    count = len(texts)
+    if count:
+        texts.append("")  # the last line's newline
+        try:
+            spool.write("\n".join(texts).encode("ascii"))
+        except OSError as exc:  # the temporary folder is full, say
+            raise JobctlError(f"cannot spool the batch to a temporary file: {exc}") from None
+        texts.clear()
+    return count
+
+
+def _keyed_jobs(template: NewJob, spool: Any) -> Iterator[NewJob]:
+    """The jobs of a spool of `key-as-JSON TAB payload` lines (see Queue._add_batch)."""
+    for line in spool:
+        key, _, text = line[:-1].decode("ascii").partition("\t")
+        yield template._replace(payload=text, unique_key=json.loads(key))
 
 
 def _unique_key(unique: str | bool | None) -> str | None:

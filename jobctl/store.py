@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import apsw
 
@@ -52,9 +52,11 @@ _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
 )
 
-# add_batch sends payloads to SQLite as JSON arrays of about this size at
-# most: SQLite refuses values over 1 GB, and one array would hold the batch.
-BATCH_CHUNK_BYTES = 64 << 20
+# add_batch reads its payloads from the spool and sends them to SQLite as
+# JSON arrays made of pieces of about this size: few enough statements to be
+# fast, small enough that memory does not grow with the batch (and SQLite
+# refuses values over 1 GB).
+BATCH_CHUNK_BYTES = 4 << 20
 
 # `ls --state queued|running` first looks for its page among this many of
 # the newest rows (see Store.list).
@@ -179,24 +181,53 @@ class Store:
             return self.get(job_id)  # perhaps an existing job; its parents
         return _inserted(job_id, job, now)
 
-    def add_batch(self, template: NewJob, payloads: Sequence[str], now: float) -> list[int]:
-        """Insert one job like `template` per payload (JSON text); their ids, in order.
+    def add_batch(self, template: NewJob, payloads: BinaryIO, now: float) -> Sequence[int]:
+        """Insert one job like `template` per payload; their ids, in order.
 
-        One transaction.  A template with a unique key or parents takes the
-        row-by-row path, which checks those.
+        `payloads`: a binary file of the payloads' JSON texts, one a line, as
+        Queue's encoder writes them (ASCII, compact: no control characters),
+        read from where it stands in pieces, so memory does not grow with
+        the batch.  One transaction.  A template with a unique key or
+        parents takes the row-by-row path, which checks those.
         """
         if template.unique_key is not None or template.after:
-            return self.add_jobs([template._replace(payload=p) for p in payloads], now)
+            rows = (template._replace(payload=line[:-1].decode("ascii")) for line in payloads)
+            return self.add_each(rows, now)
         params = list(_job_params(template, now, 0, None))
+        count = 0
         with self._writing():
-            # SQLite takes values up to 1 GB: the array goes in pieces.
-            for chunk in _chunks(payloads, BATCH_CHUNK_BYTES):
-                params[5] = json.dumps(chunk)  # the payload column's place: see insert_batch
+            for piece in _chunks(payloads, BATCH_CHUNK_BYTES):
+                count += piece.count(b"\n")
+                # Each line as a JSON string: quotes and backslashes escaped
+                # (the texts hold no control characters), lines joined by ",".
+                escaped = piece[:-1].replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                array = b'["' + escaped.replace(b"\n", b'","') + b'"]'
+                del escaped
+                params[5] = array.decode("ascii")  # the payload column's place: see insert_batch
+                del array
                 self.conn.execute(Q["insert_batch"], params)
             last = self.conn.last_insert_rowid()
         # json_each yields each array in order, and we hold the write lock
-        # throughout, so the new ids are the consecutive ones up to the last.
-        return list(range(last - len(payloads) + 1, last + 1))
+        # throughout, so the new ids are the consecutive ones up to the last:
+        # a range, which takes no memory however many there are.
+        return range(last - count + 1, last + 1)
+
+    def add_each(self, jobs: Iterable[NewJob], now: float) -> list[int]:
+        """Insert `jobs` row by row in one transaction, as add_jobs does; their ids.
+
+        `jobs` is read as it is inserted (a batch streamed from a spool):
+        unique keys and parents are checked for each.  Any error inserts
+        nothing.
+        """
+        ids: list[int] = []
+        with self._writing():
+            parent_states: dict[int, str] = {}
+            for job in jobs:
+                unknown = {p for p in job.after if p not in parent_states}
+                if unknown:
+                    parent_states.update(self._parent_states(unknown))
+                ids.append(self._insert_one(job, now, parent_states))
+        return ids
 
     def _insert(self, jobs: Sequence[NewJob], now: float) -> list[int]:
         conn = self.conn
@@ -1056,16 +1087,13 @@ def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | N
     )
 
 
-def _chunks(texts: Sequence[str], most_bytes: int) -> Iterator[Sequence[str]]:
-    """`texts` in consecutive pieces of about `most_bytes` at most (one text may be more)."""
-    start, size = 0, 0
-    for end, text in enumerate(texts):
-        if size and size + len(text) > most_bytes:
-            yield texts[start:end]
-            start, size = end, 0
-        size += len(text) + 3  # quotes and a comma; escapes can add more
-    if start < len(texts):
-        yield texts[start:]
+def _chunks(lines: BinaryIO, most_bytes: int) -> Iterator[bytes]:
+    """The file's lines in consecutive pieces of about `most_bytes`, each whole
+    lines (a single line may be more)."""
+    while piece := lines.read(most_bytes):
+        if not piece.endswith(b"\n"):
+            piece += lines.readline()
+        yield piece
 
 
 def _inserted(job_id: int, job: NewJob, now: float) -> Job:
