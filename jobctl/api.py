@@ -402,7 +402,9 @@ class Queue:
             return None, b""
         if attempt is not None and attempt not in {a.number for a in self.attempts(job_id)}:
             raise InputError(f"job {job_id} has no attempt {attempt}")
-        return number, self.store.output(job_id, number)
+        # The daemon deletes whole pieces only: up to one more than the limit is kept.
+        kept = b"".join(data for _, data in self.store.output(job_id, number))
+        return number, kept[-self.config.output_limit :]
 
     def log_lines(self, job_id: int, attempt: int) -> list[LogLine]:
         return self.store.log_lines(job_id, attempt)
@@ -513,7 +515,8 @@ class Queue:
         store.get(job_id)
         return OutputFollower(
             lambda: store.latest_attempt(job_id),
-            lambda number: store.output_progress(job_id, number),
+            lambda number: store.attempt_ended(job_id, number),
+            lambda number, seen: store.output_after(job_id, number, seen),
             attempt,
         )
 
@@ -523,7 +526,8 @@ class Queue:
         self._worker_name(name)
         return OutputFollower(
             lambda: store.latest_worker_run(name),
-            lambda number: store.worker_output_progress(name, number),
+            lambda number: store.worker_run_ended(name, number),
+            lambda number, seen: store.worker_output_after(name, number, seen),
             None,
         )
 
@@ -718,11 +722,13 @@ class OutputFollower:
     def __init__(
         self,
         latest: Callable[[], int | None],
-        progress: Callable[[int], tuple[bytes, int, bool] | None],
+        ended: Callable[[int], bool | None],
+        pieces_after: Callable[[int, int], list[tuple[int, bytes]]],
         number: int | None,
     ) -> None:
         self.latest = latest
-        self.progress = progress
+        self.ended = ended  # None: not begun
+        self.pieces_after = pieces_after  # the stored (start, bytes) that end past a byte
         self.one_attempt = number is not None
         self.number = number if number is not None else latest()
         self.seen = 0  # bytes of `number` already returned
@@ -735,18 +741,19 @@ class OutputFollower:
                 self.number = self.latest()
                 if self.number is None:
                     return chunks  # not started yet
-            progress = self.progress(self.number)
-            if progress is None:
+            # Whether it ended before its pieces: an attempt's output is
+            # stored before or with its end, so none comes after this says so.
+            ended = self.ended(self.number)
+            if ended is None:
                 return chunks
-            kept, written, self.attempt_ended = progress
-            new = written - self.seen
-            if new > 0:
-                fresh = kept[-new:] if new <= len(kept) else kept
-                chunks.append((self.number, new - len(fresh), fresh))
-                self.seen = written
+            self.attempt_ended = ended
+            for start, data in self.pieces_after(self.number, self.seen):
+                lost = max(0, start - self.seen)  # deleted before this read came
+                chunks.append((self.number, lost, data[max(0, self.seen - start) :]))
+                self.seen = start + len(data)
             if not self.attempt_ended or self.one_attempt:
                 return chunks
-            if self.progress(self.number + 1) is None:
+            if self.ended(self.number + 1) is None:
                 return chunks
             self.number, self.seen = self.number + 1, 0
 

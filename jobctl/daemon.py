@@ -32,6 +32,7 @@ from jobctl.daemon_log import DaemonLog
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
 from jobctl.file_safety import put_handlers_on_path
 from jobctl.models import Config, Job, JobType, Outcome, storable
+from jobctl.output_tail import OutputTail
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
@@ -45,15 +46,25 @@ HOOK_WAIT_SECONDS = 30.0  # how long an exiting daemon waits for on_failure hook
 DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retries_soon)
 WAIT_OUT_MAX_SECONDS = 5.0  # a full disk: try again at most this long after the last failure
 LOST_KILL_GRACE = 1.0  # a job or worker another daemon took over: SIGKILL this soon after SIGTERM
+# Output of running jobs is stored this often (a job's last output goes with
+# its end): a job printing without pause costs a short write five times a
+# second, whatever it prints, and followers see its output that late at most.
+OUTPUT_SECONDS = 0.2
+# ctx.log() lines waiting to be stored, at most (more are counted, not kept),
+# and the most characters of one line's message (or of its data, as JSON).
+MAX_PENDING_LOG_LINES = 100_000
+MAX_LOG_CHARS = 64 * 1024
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
 
 
 class Running:
     """A job this daemon claimed: waiting for a worker thread, or running on one."""
 
-    def __init__(self, job: Job, number: int) -> None:
+    def __init__(self, job: Job, number: int, output_limit: int) -> None:
         self.job = job
         self.number = number
+        self.output = OutputTail(output_limit)  # what it printed, not stored yet
+        self.logs_dropped = 0  # ctx.log() lines dropped while too many waited (see _log_line)
         self.stop_reason: str | None = None
         self.attempt: runner.Attempt | None = None
         self.started = time.monotonic()  # claimed; then when a worker began it
@@ -87,7 +98,7 @@ class Daemon:
         self.todo: queue.Queue[Running | None] = queue.Queue()
         # Workers append, the coordinator pops: deque's append and popleft
         # are atomic, and checking an empty deque costs next to nothing.
-        self.outputs: deque[tuple[int, int, bytes]] = deque()
+        # (Output goes to each Running's own bounded OutputTail.)
         self.logs: deque[tuple[int, int, float, str, str | None]] = deque()
         self.done: deque[tuple[Running, Outcome]] = deque()
         self.pids: deque[tuple[int, int, int, float | None]] = deque()
@@ -289,7 +300,11 @@ class Daemon:
         claiming = timers.stop is None and not self.stale
         # What ended and what starts next share one transaction: the
         # commit is most of the cost of a short job.
-        produced = self._take_produced()
+        mono = time.monotonic()
+        flush = mono >= timers.output
+        if flush:
+            timers.output = mono + OUTPUT_SECONDS
+        produced = self._take_produced(all_output=flush)
         free = self._capacity() - len(self.running) + len(produced.done)
         due = timers.due is not None and now >= timers.due
         try:
@@ -393,7 +408,6 @@ class Daemon:
         signals = self.signals
         while self.signals == signals and time.monotonic() < until:
             self.watcher.wait(min(0.1, until - time.monotonic()), self.signal_fds)
-            self._hold_outputs()  # jobs go on printing meanwhile
         timers.recover = True  # a recovery cut short by the error
         timers.version = None  # and look again at what changed meanwhile
 
@@ -488,32 +502,34 @@ class Daemon:
             queue_caps=self._queue_caps,
             type_caps=self._type_caps,
         )
-        return [Running(c.job, c.attempt) for c in claimed]
+        limit = self.config.output_limit
+        return [Running(c.job, c.attempt, limit) for c in claimed]
 
-    def _take_produced(self) -> _Produced:
-        """What the workers produced since the last pass, taken off their queues."""
-        # `done` first: a worker appends its last output before its outcome, so
+    def _take_produced(self, all_output: bool = True) -> _Produced:
+        """What the workers produced since the last pass, taken off their
+        queues: the output of jobs that ended, and of running ones too if
+        `all_output`."""
+        # `done` first: a worker writes its last output before its outcome, so
         # whatever outcome is taken here has all its output taken below.
-        return _Produced(
-            _take_all(self.done),
-            _take_all(self.pids),
-            _take_all(self.outputs),
-            _take_all(self.logs),
-        )
+        done = _take_all(self.done)
+        printed = {id(item): item for item, _ in done}
+        if all_output:
+            for item in self.running.values():
+                printed.setdefault(id(item), item)
+        outputs = []
+        for item in printed.values():
+            piece = item.output.take()
+            if piece is not None:
+                outputs.append((item, *piece))
+        return _Produced(done, _take_all(self.pids), outputs, _take_all(self.logs))
 
     def _give_back(self, produced: _Produced) -> None:
         """Put back what a failed write did not store, ahead of anything newer."""
         self.done.extendleft(reversed(produced.done))
         self.pids.extendleft(reversed(produced.pids))
         self.logs.extendleft(reversed(produced.logs))
-        self._hold_outputs(produced.outputs)
-
-    def _hold_outputs(self, taken: list[tuple[int, int, bytes]] | None = None) -> None:
-        """Put output not yet stored (`taken`, then what came since) back on its
-        queue, each attempt's cut to the last output_limit bytes, as the
-        database would keep it: memory stays bounded whatever a job prints."""
-        outputs = (taken or []) + _take_all(self.outputs)
-        self.outputs.extendleft(reversed(runner.last_bytes(outputs, self.config.output_limit)))
+        for item, start, data in produced.outputs:
+            item.output.give_back(start, data)  # bounded: a tail keeps output_limit
 
     def _record(self, produced: _Produced, now: float, more: Sequence[Outcome] = ()) -> list[Job]:
         """Write what the workers produced (and `more` outcomes); the jobs
@@ -522,7 +538,7 @@ class Daemon:
             return []
         return self.store.record(
             [outcome for _, outcome in produced.done] + list(more),
-            produced.outputs,
+            [(item.job.id, item.number, start, data) for item, start, data in produced.outputs],
             produced.logs,
             now,
             self.config.output_limit,
@@ -665,16 +681,8 @@ class Daemon:
                 job,
                 number,
                 job_type,
-                output=lambda chunk, j=job.id, n=number: self.outputs.append((j, n, chunk)),
-                log=lambda msg, data, j=job.id, n=number: self.logs.append(
-                    (
-                        j,
-                        n,
-                        time.time(),
-                        storable(msg),
-                        json.dumps(data, default=str) if data else None,
-                    )
-                ),
+                output=item.output.write,
+                log=lambda message, data, item=item: self._log_line(item, message, data),
                 stop_reason=lambda item=item: item.stop_reason,
                 started=lambda pid, j=job.id, n=number: self.pids.append(
                     (j, n, pid, process_start_time(pid))
@@ -703,6 +711,24 @@ class Daemon:
                 # for many jobs costs hardly more than a pass for one.
                 self.wake.set()
 
+    def _log_line(self, item: Running, message: str, data: dict | None) -> None:
+        """A ctx.log() line, for the coordinator to store; bounded like output:
+        a handler logging in a loop while the disk is full must not fill memory."""
+        if len(self.logs) >= MAX_PENDING_LOG_LINES:
+            item.logs_dropped += 1
+            return
+        at = time.time()
+        if item.logs_dropped:
+            note = f"{item.logs_dropped} log lines not kept (too many waiting to be stored)"
+            self.logs.append((item.job.id, item.number, at, note, None))
+            item.logs_dropped = 0
+        if len(message) > MAX_LOG_CHARS:
+            message = message[:MAX_LOG_CHARS] + f"... ({len(message)} characters)"
+        text = json.dumps(data, default=str) if data else None
+        if text is not None and len(text) > MAX_LOG_CHARS:
+            text = json.dumps({"truncated": text[:MAX_LOG_CHARS]})
+        self.logs.append((item.job.id, item.number, at, storable(message), text))
+
     # -- logging -----------------------------------------------------------------
 
     def _log(
@@ -728,6 +754,7 @@ class _Timers:
         self.hard_stop: float | None = None  # then: when to give up on handler threads
         self.recover = True  # recover the jobs of dead daemons before the next pass
         self.waited_out = 0  # passes failed in a row on a full disk or a lock
+        self.output = 0.0  # when to store running jobs' output next (time.monotonic())
 
 
 class _Produced(NamedTuple):
@@ -735,7 +762,7 @@ class _Produced(NamedTuple):
 
     done: list[tuple[Running, Outcome]]
     pids: list[tuple[int, int, int, float | None]]
-    outputs: list[tuple[int, int, bytes]]
+    outputs: list[tuple[Running, int, bytes]]  # (job, where the piece starts, its bytes)
     logs: list[tuple[int, int, float, str, str | None]]
 
     def __bool__(self) -> bool:

@@ -45,6 +45,7 @@ _MIGRATION_FILES = (
     "006_drop_jobs_due.sql",
     "007_lean_jobs.sql",
     "008_run_tokens.sql",
+    "009_output_pieces.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)

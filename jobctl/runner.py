@@ -359,15 +359,3 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
         return outcome._replace(outcome="failed", exit_status=None, error=report["error"])
     return outcome
 
-
-def last_bytes(outputs: list[tuple[Any, int, bytes]], limit: int) -> list[tuple[Any, int, bytes]]:
-    """Output chunks of (job, attempt) or (worker, run), as one chunk each,
-    cut to its last `limit` bytes: what a database that cannot be written
-    yet must hold in memory, and no more, whatever a job prints."""
-    kept: dict[tuple[Any, int], bytearray] = {}
-    for job_id, number, chunk in outputs:
-        text = kept.setdefault((job_id, number), bytearray())
-        text += chunk
-        if len(text) > 2 * limit:
-            del text[:-limit]
-    return [(j, n, bytes(text[-limit:])) for (j, n), text in kept.items()]

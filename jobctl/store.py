@@ -73,6 +73,13 @@ _UNENDED_INDEXES = {
 }
 
 
+# Stored output: (where the piece begins in all that was written, its bytes).
+Piece = tuple[int, bytes]
+
+# A worker keeps the output of this many of its latest runs (restarting in
+# a loop, it would otherwise add up to output_limit per run for ever).
+WORKER_RUNS_WITH_OUTPUT = 20
+
 # What a worker's last owner started: (pid, pid start time, host, run token).
 LastRun = tuple[int | None, float | None, str | None, str | None]
 
@@ -366,14 +373,19 @@ class Store:
     def latest_attempt(self, job_id: int) -> int | None:
         return self._value(Q["latest_attempt"], {"id": job_id})
 
-    def output(self, job_id: int, attempt: int) -> bytes:
-        """The stored output of one attempt (b"" when it has none)."""
-        value = self._value(Q["output_of"], {"id": job_id, "number": attempt})
-        return bytes(value) if value else b""
+    def output(self, job_id: int, attempt: int) -> list[Piece]:
+        """The kept output of one attempt, as (start, bytes) pieces in order."""
+        return self.output_after(job_id, attempt, 0)
 
-    def output_progress(self, job_id: int, attempt: int) -> tuple[bytes, int, bool] | None:
-        """(kept output, bytes written in all, ended) of one attempt; None if it has not begun."""
-        return _progress(self._rows(Q["output_progress"], {"id": job_id, "number": attempt}))
+    def output_after(self, job_id: int, attempt: int, seen: int) -> list[Piece]:
+        """The kept pieces of an attempt's output that end past byte `seen`."""
+        params = {"id": job_id, "number": attempt, "seen": seen}
+        return [(start, bytes(data)) for start, data in self._rows(Q["output_after"], params)]
+
+    def attempt_ended(self, job_id: int, attempt: int) -> bool | None:
+        """Whether the attempt has ended; None if it has not begun."""
+        rows = self._rows(Q["attempt_ended"], {"id": job_id, "number": attempt})
+        return bool(rows[0][0]) if rows else None
 
     def log_lines(self, job_id: int, attempt: int, after: int = 0) -> list[LogLine]:
         rows = self._rows(Q["log_lines_of"], {"id": job_id, "attempt": attempt, "after": after})
@@ -665,13 +677,22 @@ class Store:
             if not self.conn.changes():
                 return None
             params = {"name": name, "daemon_id": daemon_id, "pid": pid, "now": now}
-            return self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
+            number = self.conn.execute(Q["worker_run_started"], params).fetchall()[0][0]
+            params = {"name": name, "number": number, "keep": WORKER_RUNS_WITH_OUTPUT}
+            self.conn.execute(Q["forget_old_worker_output"], params)
+            return number
 
-    def worker_output(self, chunks: Sequence[tuple[str, int, bytes]], limit: int) -> None:
+    def worker_output(self, pieces: Sequence[tuple[str, int, int, bytes]], limit: int) -> None:
+        """Store pieces of workers' output: (worker, run, start, bytes) each
+        (see record() for jobs)."""
         with self._writing():
-            for name, number, chunk in chunks:
-                params = {"name": name, "number": number, "chunk": chunk, "limit": limit}
-                self.conn.execute(Q["append_worker_output"], params)
+            for name, number, start, data in pieces:
+                params = {"name": name, "number": number, "start": start, "data": data}
+                self.conn.execute(Q["add_worker_output"], params)
+                cut = start + len(data) - limit
+                if cut > 0:
+                    params = {"name": name, "number": number, "cut": cut}
+                    self.conn.execute(Q["trim_worker_output"], params)
 
     def worker_ended(
         self,
@@ -762,9 +783,15 @@ class Store:
     def latest_worker_run(self, name: str) -> int | None:
         return self._value(Q["latest_worker_run"], {"name": name})
 
-    def worker_output_progress(self, name: str, number: int) -> tuple[bytes, int, bool] | None:
-        """Like output_progress, for one run of a worker."""
-        return _progress(self._rows(Q["worker_output"], {"name": name, "number": number}))
+    def worker_output_after(self, name: str, number: int, seen: int) -> list[Piece]:
+        """Like output_after, for one run of a worker."""
+        params = {"name": name, "number": number, "seen": seen}
+        return [(s, bytes(d)) for s, d in self._rows(Q["worker_output_after"], params)]
+
+    def worker_run_ended(self, name: str, number: int) -> bool | None:
+        """Like attempt_ended, for one run of a worker."""
+        rows = self._rows(Q["worker_run_ended_yet"], {"name": name, "number": number})
+        return bool(rows[0][0]) if rows else None
 
     def next_run_at(self, queues: Sequence[str] | None = None) -> float | None:
         """When the next job due in an unpaused queue (of `queues`, if given) is due.
@@ -879,7 +906,7 @@ class Store:
     def record(
         self,
         outcomes: Sequence[Outcome],
-        outputs: Sequence[tuple[int, int, bytes]],
+        outputs: Sequence[tuple[int, int, int, bytes]],
         logs: Sequence[tuple[int, int, float, str, str | None]],
         now: float,
         output_limit: int,
@@ -897,11 +924,12 @@ class Store:
             for job_id, number, pid, pid_started in pids:
                 params = {"id": job_id, "number": number, "pid": pid, "pid_started": pid_started}
                 conn.execute(Q["set_attempt_pid"], params)
-            for job_id, number, chunk in outputs:
-                conn.execute(
-                    Q["append_output"],
-                    {"id": job_id, "number": number, "chunk": chunk, "limit": output_limit},
-                )
+            for job_id, number, start, data in outputs:
+                params = {"id": job_id, "number": number, "start": start, "data": data}
+                conn.execute(Q["add_output"], params)
+                cut = start + len(data) - output_limit
+                if cut > 0:  # pieces wholly before the last output_limit bytes go
+                    conn.execute(Q["trim_output"], {"id": job_id, "number": number, "cut": cut})
             for job_id, number, at, message, data in logs:
                 conn.execute(
                     Q["add_log_line"],
@@ -1052,14 +1080,6 @@ class Store:
             Q["add_event"],
             {"job_id": job_id, "at": at, "kind": kind, "attempt": attempt, "detail": detail},
         )
-
-
-def _progress(rows: list[tuple[Any, ...]]) -> tuple[bytes, int, bool] | None:
-    """An output_progress row (output, output_size, ended) as Python values."""
-    if not rows:
-        return None
-    output, size, ended = rows[0]
-    return bytes(output or b""), size, bool(ended)
 
 
 def _job_params(job: NewJob, now: float, waiting: int, cancelled_reason: str | None) -> tuple:

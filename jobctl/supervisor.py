@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.models import Config, WorkerSpec
+from jobctl.output_tail import OutputTail
 from jobctl.processes import (
     RUN_ENV,
     WORKER_ENV,
@@ -36,17 +37,20 @@ from jobctl.processes import (
     signal_group,
     stop_tagged,
 )
-from jobctl.runner import last_bytes, watch_process
+from jobctl.runner import watch_process
 from jobctl.store import Store
 
 
 class Run:
     """One run of one worker: its process and the thread that watches it."""
 
-    def __init__(self, spec: WorkerSpec, number: int, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, spec: WorkerSpec, number: int, proc: subprocess.Popen[bytes], output_limit: int
+    ) -> None:
         self.spec = spec
         self.number = number
         self.proc = proc
+        self.output = OutputTail(output_limit)  # what it printed, not stored yet
         self.started = time.monotonic()
         self.stop_reason: str | None = None  # stop, restart, shutdown
         self.kill_grace = spec.kill_grace
@@ -91,14 +95,17 @@ class Supervisor:
         self.config_dir = str(Path(config.path).parent) if config.path else None
         self.owned: dict[str, Worker] = {}
         self.lost: set[Run] = set()  # runs of workers let go, until they have exited
-        self.output: deque[tuple[str, int, bytes]] = deque()
         self.ended: deque[Run] = deque()
+        self.output_due = 0.0  # when to store running workers' output next (time.monotonic())
         store.add_workers({name: spec.autostart for name, spec in self.specs.items()})
 
     # -- the coordinator's side ----------------------------------------------
 
     def pending(self) -> bool:
-        return bool(self.output or self.ended)
+        if self.ended:
+            return True
+        runs = [w.run for w in self.owned.values() if w.run is not None] + list(self.lost)
+        return time.monotonic() >= self.output_due and any(run.output for run in runs)
 
     def running(self) -> int:
         return sum(1 for w in self.owned.values() if w.run is not None) + len(self.lost)
@@ -106,15 +113,7 @@ class Supervisor:
     def tick(self, now: float, lease_until: float, look: bool) -> float | None:
         """Record output and exits, take free workers and act on requests (when
         `look`), start what is due; when to tick again at the latest."""
-        if self.output:
-            chunks = []
-            while self.output:
-                chunks.append(self.output.popleft())
-            try:
-                self.store.worker_output(chunks, self.config.output_limit)
-            except BaseException:  # a full disk: keep it for the next try, bounded
-                self.output.extendleft(reversed(last_bytes(chunks, self.config.output_limit)))
-                raise
+        self._store_output()
         self._take_ended(now)
         if look:
             self._take_free(now, lease_until)
@@ -128,6 +127,33 @@ class Supervisor:
                 else:
                     soonest = min(soonest or worker.next_start, worker.next_start)
         return soonest
+
+    def _store_output(self) -> None:
+        """Store what the workers printed: the runs that ended (before their
+        end is recorded), and the running ones every OUTPUT_SECONDS."""
+        runs = {id(run): run for run in self.ended}  # before the runs: see _watch
+        mono = time.monotonic()
+        if mono >= self.output_due:
+            self.output_due = mono + OUTPUT_SECONDS
+            live = [w.run for w in self.owned.values() if w.run is not None] + list(self.lost)
+            for run in live:
+                runs.setdefault(id(run), run)
+        pieces = []
+        for run in runs.values():
+            piece = run.output.take()
+            if piece is not None:
+                pieces.append((run, *piece))
+        if not pieces:
+            return
+        try:
+            self.store.worker_output(
+                [(run.spec.name, run.number, start, data) for run, start, data in pieces],
+                self.config.output_limit,
+            )
+        except BaseException:  # a full disk: kept for the next try, bounded by the tails
+            for run, start, data in pieces:
+                run.output.give_back(start, data)
+            raise
 
     def stop_all(self) -> None:
         """Stop every running worker: its thread sends SIGTERM to its group, and
@@ -285,7 +311,7 @@ class Supervisor:
             del self.owned[spec.name]
             self.log(f"worker {spec.name}: another daemon runs it now")
             return
-        run = Run(spec, number, proc)
+        run = Run(spec, number, proc, self.config.output_limit)
         worker.run, worker.state = run, "running"
         self.log(f"worker {spec.name}: started run {number}, pid {proc.pid}")
         threading.Thread(target=self._watch, args=(run,), daemon=True).start()
@@ -357,7 +383,7 @@ class Supervisor:
     def _watch(self, run: Run) -> None:
         status, _ = watch_process(
             run.proc,
-            lambda chunk: self.output.append((run.spec.name, run.number, chunk)),
+            run.output.write,
             lambda: run.stop_reason,
             lambda: run.kill_grace,
         )
@@ -368,6 +394,7 @@ class Supervisor:
 
 
 LOST_KILL_GRACE = 1.0  # a copy another daemon has taken over: SIGKILL this soon after SIGTERM
+OUTPUT_SECONDS = 0.2  # running workers' output is stored this often (see daemon.py)
 
 
 def _argv(spec: WorkerSpec) -> list[str]:

@@ -30,7 +30,7 @@ def finish(db: Path, outcomes: dict[int, tuple[str, bytes]]) -> None:
                 Outcome(job_id, numbers[job_id], kind, error=_error(kind))
                 for job_id, (kind, _) in outcomes.items()
             ],
-            [(job_id, numbers[job_id], data) for job_id, (_, data) in outcomes.items() if data],
+            [(job_id, numbers[job_id], 0, data) for job_id, (_, data) in outcomes.items() if data],
             [],
             now + 2,
             1 << 20,

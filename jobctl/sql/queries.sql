@@ -51,9 +51,12 @@ SELECT count(*) FROM job_deps d JOIN jobs p ON p.id = d.parent_id
 WHERE d.job_id = :id AND p.state != 'succeeded';
 
 -- name: attempts_of
+-- The size written in all is where the last piece ends (see migration 9).
 SELECT job_id, number, started_at, finished_at, outcome, exit_status, signal, error,
-       output_size
-FROM attempts WHERE job_id = :id ORDER BY number;
+       coalesce((SELECT o.start + length(o.data) FROM attempt_output o
+                 WHERE o.job_id = a.job_id AND o.number = a.number
+                 ORDER BY o.start DESC LIMIT 1), 0)
+FROM attempts a WHERE job_id = :id ORDER BY number;
 
 -- name: events_of
 -- `created` comes from the job row, and `started` and `succeeded` from the
@@ -73,14 +76,15 @@ SELECT job_id, at, kind, attempt, detail FROM (
     FROM attempts WHERE job_id = :id AND outcome = 'succeeded'
 ) ORDER BY at, rank, seq;
 
--- name: output_of
-SELECT output FROM attempts WHERE job_id = :id AND number = :number;
+-- name: output_after
+-- The kept pieces of an attempt's output that end past :seen, in order.
+SELECT start, data FROM attempt_output
+WHERE job_id = :id AND number = :number AND start + length(data) > :seen ORDER BY start;
 
--- name: output_progress
--- What a follower needs: the kept tail, how much was written in all, and
--- whether the attempt has ended.
-SELECT output, output_size, finished_at IS NOT NULL FROM attempts
-WHERE job_id = :id AND number = :number;
+-- name: attempt_ended
+-- Whether the attempt has ended (no row: it has not begun).  A follower
+-- reads this before the pieces: output is stored before or with its end.
+SELECT finished_at IS NOT NULL FROM attempts WHERE job_id = :id AND number = :number;
 
 -- name: latest_attempt
 SELECT max(number) FROM attempts WHERE job_id = :id;
@@ -154,6 +158,7 @@ WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
 -- name: purge_delete
 DELETE FROM jobs WHERE id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM attempts WHERE job_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM attempt_output WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM events WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM job_logs WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM job_deps WHERE job_id IN (SELECT id FROM temp.purge_ids)
@@ -268,11 +273,12 @@ SELECT id, attempts_total, :daemon_id, :now FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
   AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now;
 
--- name: append_output
--- Keep the last :limit bytes: substr() with a negative start counts from the end.
-UPDATE attempts SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
-                    output_size = output_size + length(:chunk)
-WHERE job_id = :id AND number = :number;
+-- name: add_output
+INSERT INTO attempt_output (job_id, number, start, data) VALUES (:id, :number, :start, :data);
+
+-- name: trim_output
+-- The pieces that end before the last output_limit bytes (:cut is where those begin).
+DELETE FROM attempt_output WHERE job_id = :id AND number = :number AND start + length(data) <= :cut;
 
 -- name: add_log_line
 INSERT INTO job_logs (job_id, attempt, at, message, data)
@@ -393,6 +399,10 @@ VALUES (:name, (SELECT coalesce(max(number), 0) + 1 FROM worker_runs WHERE worke
         :daemon_id, :pid, :now)
 RETURNING number;
 
+-- name: forget_old_worker_output
+-- A worker restarting in a loop keeps the output of its last runs only.
+DELETE FROM worker_output WHERE worker = :name AND number <= :number - :keep;
+
 -- name: worker_running
 -- This, worker_settled and worker_set change a worker only for the daemon
 -- that owns it: one declared dead must not undo what its successor wrote.
@@ -400,10 +410,11 @@ UPDATE workers SET state = 'running', pid = :pid, pid_started = :pid_started,
                    started_at = :now, next_start_at = NULL
 WHERE name = :name AND daemon_id = :daemon_id;
 
--- name: append_worker_output
-UPDATE worker_runs SET output = substr(CAST(output || :chunk AS BLOB), -:limit),
-                       output_size = output_size + length(:chunk)
-WHERE worker = :name AND number = :number;
+-- name: add_worker_output
+INSERT INTO worker_output (worker, number, start, data) VALUES (:name, :number, :start, :data);
+
+-- name: trim_worker_output
+DELETE FROM worker_output WHERE worker = :name AND number = :number AND start + length(data) <= :cut;
 
 -- name: worker_run_ended
 UPDATE worker_runs SET finished_at = :now, exit_status = :exit_status, signal = :signal
@@ -444,9 +455,12 @@ SELECT d.id, d.host, d.pid, d.started_at, d.heartbeat_at, d.queues,
        (SELECT count(*) FROM jobs j WHERE j.daemon_id = d.id AND j.state = 'running')
 FROM daemons d WHERE d.stopped_at IS NULL ORDER BY d.id;
 
--- name: worker_output
-SELECT output, output_size, finished_at IS NOT NULL FROM worker_runs
-WHERE worker = :name AND number = :number;
+-- name: worker_output_after
+SELECT start, data FROM worker_output
+WHERE worker = :name AND number = :number AND start + length(data) > :seen ORDER BY start;
+
+-- name: worker_run_ended_yet
+SELECT finished_at IS NOT NULL FROM worker_runs WHERE worker = :name AND number = :number;
 
 -- name: latest_worker_run
 SELECT max(number) FROM worker_runs WHERE worker = :name;
