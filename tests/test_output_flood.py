@@ -33,10 +33,7 @@ def _running(cli: Cli) -> int:
 
 
 def test_four_jobs_printing_1_gb_each(cli: Cli, daemons: Daemons) -> None:
-    ids = [
-        cli.ok("add", "--shell", GATED_FLOOD.format(size=GIB)).strip()
-        for _ in range(FLOODS)
-    ]
+    ids = [cli.ok("add", "--shell", GATED_FLOOD.format(size=GIB)).strip() for _ in range(FLOODS)]
     daemon = daemons.start("--concurrency", str(FLOODS), "--no-workers")
     wait_for(lambda: _running(cli) == FLOODS, what="four floods running")
     (cli.home / "go").touch()
