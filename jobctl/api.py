@@ -584,7 +584,7 @@ class Queue:
                     timezone=schedule.zone,
                     catch_up=schedule.catch_up,
                     overlap=schedule.overlap,
-                    next_run=schedule.next_after(max(now, last_due or now)),
+                    next_run=schedule.next_or_none(max(now, last_due or now)),
                     last_due=last_due,
                     last_job=last_job,
                 )
@@ -691,7 +691,7 @@ class ScheduleInfo(NamedTuple):
     timezone: str
     catch_up: str
     overlap: str
-    next_run: float
+    next_run: float | None  # None: the engine cannot compute it (the daemon logs why)
     last_due: float | None  # the latest due time enqueued or skipped
     last_job: Job | None  # the job of the latest run
 

@@ -5,18 +5,33 @@
 croniter (which only the daemon's scheduler imports).  It accepts what the
 scheduler can run: 5 fields, or 6 with seconds first (node-cron, NestJS),
 `*`, `?`, numbers, month and weekday names, ranges, steps and lists, the
-@hourly/@daily/@weekly/@monthly/@yearly shorthands, and three specials:
+@hourly/@daily/@weekly/@monthly/@yearly (@annually, @midnight) shorthands,
+and four specials:
 - `L` in the day of the month: its last day (croniter's `L`);
+- `15W` in the day of the month: the weekday (Monday to Friday) nearest the
+  15th, never in another month (Quartz's `W`, which croniter runs);
 - `5L` in the day of the week: the month's last Friday (croniter spells it
   `L5`: croniter_form() translates);
 - `1#2` in the day of the week: the month's second Monday (1 to 5).
 A `5L` or `1#2` stands alone, or in a list of such (`1#1,1#3`), with the day
 of the month `*` or `?`: croniter would otherwise ignore the day of the month
 (or fail when none of its days is such a weekday), nothing like cron's "either
-field" rule.  None of them can keep an expression from ever firing: `L` is in
-every month, and every month has a fifth Monday (or any weekday) in some year:
-February only in a leap year whose February 1 is a Monday, at most 40 years
-apart, within croniter's 50-year search.
+field" rule.  A `15W` stands alone, with the day of the week `*` or `?`
+(croniter ignores the day of the week beside it), and takes a day from 1 to
+28: crons differ on what `31W` means in a 30-day month.  `LW` (the last
+weekday) is refused: croniter cannot run it; so is `?` in a list (`?,29`).
+None of them can keep an
+expression from ever firing: `L` and `15W` are in every month, and every month
+has a fifth Monday (or any weekday) in some year: February only in a leap
+year whose February 1 is a Monday, at most 40 years apart, within croniter's
+50-year search.
+
+What the validator reads and what croniter runs must be one schedule:
+croniter_form() hands croniter every range and step that does not start with
+`*` as the list of values this module reads in it, because croniter reads
+some of them otherwise (`1-1` and `mon-mon` as the whole field, `7/2` in the
+day of the week as 0,2,4,6 where cron means Sunday).
+tests/test_cron_agreement.py holds the two to that.
 """
 
 from __future__ import annotations
@@ -75,8 +90,14 @@ def cron_error(expression: str) -> str | None:
             f'cron "{expression}": day-of-month {day} cannot be combined with'
             f" day-of-week {weekday} (make day-of-month *)"
         )
+    if _nearest_weekday(day) and weekday not in ("*", "?"):
+        return (
+            f'cron "{expression}": day-of-month {day} cannot be combined with'
+            f" day-of-week {weekday} (make day-of-week *)"
+        )
     if (
         weekday in ("*", "?")
+        and not _nearest_weekday(day)
         and not any(item in _LAST for item in day.split(","))
         and not _some_day_exists(_expand("day-of-month", day), _expand("month", fields["month"]))
     ):
@@ -88,9 +109,44 @@ def croniter_form(expression: str) -> tuple[str, bool]:
     """(the text croniter runs, whether seconds come first) for a valid expression."""
     text = expression.strip()
     parts = _FIELD.findall(ALIASES.get(text.lower(), text))
-    if _special_weekdays(parts[-1]):
-        parts[-1] = ",".join(_special_weekday(item)[1] for item in parts[-1].split(","))
+    names = _FIVE if len(parts) == 5 else ["second", *_FIVE]
+    for index, (name, part) in enumerate(zip(names, parts, strict=True)):
+        if name == "day-of-week" and _special_weekdays(part):
+            parts[index] = ",".join(_special_weekday(item)[1] for item in part.split(","))
+        elif not (name == "day-of-month" and _nearest_weekday(part)):
+            parts[index] = ",".join(_as_listed(name, item) for item in part.split(","))
     return " ".join(parts), len(parts) == 6
+
+
+def wildcard_job(expression: str) -> bool:
+    """Whether Debian's cron runs a valid expression as a "wildcard" job.
+
+    cron(8), "Special considerations exist when the clock is changed by less
+    than 3 hours": a job whose minute or hour field starts with `*` (entry.c
+    sets MIN_STAR or HR_STAR on the field's first character; `@hourly` sets
+    HR_STAR) runs on the new wall clock, so in both copies of a repeated hour
+    and never inside a skipped one; any other job runs at fixed times: once
+    when they repeat, at the end of the gap when they are skipped.  With six
+    fields the minute and the hour are the second and third.
+    """
+    text = expression.strip()
+    if text.startswith("@"):
+        return text.lower() == "@hourly"
+    parts = _FIELD.findall(text)
+    if len(parts) not in (5, 6):
+        return False
+    minute, hour = parts[len(parts) - 5 : len(parts) - 3]
+    return minute.startswith("*") or hour.startswith("*")
+
+
+def _as_listed(name: str, item: str) -> str:
+    """A range or step as the list of values it stands for here (see the module docstring)."""
+    if item.startswith("*") or item in _LAST or not ("-" in item or "/" in item):
+        return item
+    values = _expand(name, item)
+    if name == "day-of-week":
+        values = {value % 7 for value in values}  # croniter's Sunday is 0
+    return ",".join(str(value) for value in sorted(values))
 
 
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February of a leap year
@@ -122,6 +178,8 @@ def _field_error(name: str, text: str) -> str | None:
     low, high, words = _FIELDS[name]
     if name == "day-of-week" and _special_weekdays(text):
         return _special_weekdays_error(text)
+    if name == "day-of-month" and _nearest_weekday(text):
+        return _nearest_weekday_error(text)
     for item in text.split(","):
         if name == "day-of-month" and item in _LAST:
             continue
@@ -136,6 +194,8 @@ def _field_error(name: str, text: str) -> str | None:
         if base in ("*", "?"):
             if base == "?" and name not in ("day-of-month", "day-of-week"):
                 return f"{name} cannot be ?"
+            if base == "?" and text != "?":  # croniter refuses ?,29 and ?/2
+                return f"{name} {text}: ? stands alone (it means any day)"
             continue
         start, dash, end = base.partition("-")
         values = []
@@ -151,6 +211,37 @@ def _field_error(name: str, text: str) -> str | None:
             values.append(value)
         if dash and values[0] > values[1]:
             return f"{name} range {base} runs backwards"
+    return None
+
+
+def _nearest_weekday(text: str) -> bool:
+    """Whether a day-of-month field has a `15W` (the weekday nearest the 15th) item."""
+    return "w" in text or "W" in text
+
+
+def _nearest_weekday_error(text: str) -> str | None:
+    if "," in text:
+        return f"day-of-month {text}: W takes one day, not a list (15W)"
+    if text in ("LW", "lw", "Lw", "lW"):
+        return "day-of-month LW: the last weekday (LW) is not supported (croniter cannot run it)"
+    if "-" in text or "/" in text:
+        return f"day-of-month {text}: W takes one day, not a range or step (15W)"
+    day, mark = text[:-1], text[-1:]
+    if mark not in ("w", "W"):
+        hint = f" ({text[1:]}W)" if text[:1] in ("w", "W") and _digits(text[1:]) else ""
+        return f"day-of-month {text}: put the day before W{hint}"
+    if not day:
+        return f"day-of-month {text}: W needs a day before it (15W: the weekday nearest the 15th)"
+    if not _digits(day):
+        return f"day-of-month {text}: {day!r} is not a number (15W: the weekday nearest the 15th)"
+    value = int(day)
+    if not 1 <= value <= 31:
+        return f"day-of-month {text}: {value} is out of range 1-31"
+    if value > 28:
+        return (
+            f"day-of-month {text}: W takes a day from 1 to 28"
+            f" (not every month has a {value}{'st' if value == 31 else 'th'})"
+        )
     return None
 
 

@@ -26,21 +26,41 @@ class Scheduler:
         self.jobs = Queue(config, db_path)  # builds the NewJob of a due time
         self.store = store
         self.log = log
+        # Schedules whose due times the engine could not compute, set aside
+        # (and logged) once for this config: a reload of jobs.toml tries again.
+        self.set_aside: set[str] = set()
 
     def tick(self, now: float) -> float | None:
         """Enqueue every due run; when the next one is due (None: no schedules)."""
         soonest = None
         for schedule in self.schedules:
+            if schedule.name in self.set_aside:
+                continue
             try:
                 self._fire(schedule, now)
             except (DiskFull, DatabaseBusy):
                 raise  # the daemon waits these out and tries the pass again
             except JobctlError as exc:  # one bad schedule must not stop the others
                 self.log(f"schedule {schedule.name}: {exc}")
+            except Exception as exc:  # the engine failed (CroniterBadDateError, ...)
+                self._set_aside(schedule, exc)
+                continue
             after = max(now, self.store.schedule_last_due(schedule.name) or now)
-            upcoming = schedule.next_after(after)
+            try:
+                upcoming = schedule.next_after(after)
+            except Exception as exc:
+                self._set_aside(schedule, exc)
+                continue
             soonest = upcoming if soonest is None else min(soonest, upcoming)
         return soonest
+
+    def _set_aside(self, schedule: Schedule, exc: Exception) -> None:
+        """Skip a schedule the engine cannot compute until jobs.toml is loaded again."""
+        self.set_aside.add(schedule.name)
+        self.log(
+            f"schedule {schedule.name} ({schedule.expression}): its due times cannot be"
+            f" computed ({type(exc).__name__}: {exc}); skipped until jobs.toml is reloaded"
+        )
 
     def _fire(self, schedule: Schedule, now: float) -> None:
         # A read first: most ticks owe nothing, and need no write lock.

@@ -23,6 +23,7 @@ from test_properties import QUICK, fresh, run
 from jobctl.api import Queue
 from jobctl.config import load_config
 from jobctl.models import JobType
+from jobctl.render import safe
 from jobctl.schedule import Schedule
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
@@ -251,7 +252,8 @@ def check_refuses(cli: Cli, cron: str) -> str:
 @pytest.mark.parametrize(
     "cron",
     ["0 9 L * *", "0 9 * * 5L", "30 8 * * 1#2", "0 0 * * 1#1,1#3", "0 0 L 2 *",
-     "0 0 * 2 1#5", "0 30 8 * * 1#2", "0 0 ? * 5L,1#1", "0 0 1,L * 1-5"],
+     "0 0 * 2 1#5", "0 30 8 * * 1#2", "0 0 ? * 5L,1#1", "0 0 1,L * 1-5",
+     "0 9 15W * *", "0 9 1w * ?"],
 )  # fmt: skip
 def test_check_accepts(cli: Cli, cron: str) -> None:
     config_with(cli, cron)
@@ -288,12 +290,19 @@ def test_check_accepts(cli: Cli, cron: str) -> None:
         ("0 0 31 2 *", "never fires"),  # still refused
         ("0 0 31 4,6,9,11 *", "never fires"),
         ("0\u00a00 * * * *", "minute '0\\xa00' is not a number"),  # croniter's fields too
+        # W, the weekday nearest a day (issue 14): one day from 1 to 28, alone.
+        ("0 0 LW * *", "day-of-month LW: the last weekday (LW) is not supported"),
+        ("0 0 W15 * *", "day-of-month W15: put the day before W (15W)"),
+        ("0 0 31W * *", "day-of-month 31W: W takes a day from 1 to 28"),
+        ("0 0 15W,20 * *", "day-of-month 15W,20: W takes one day, not a list"),
+        ("0 0 15W * 1", "day-of-month 15W cannot be combined with day-of-week 1"),
+        ("0 0 ?,29 * *", "day-of-month ?,29: ? stands alone"),  # croniter refuses it
     ],
 )
 def test_check_refuses_naming_the_problem(cli: Cli, cron: str, problem: str) -> None:
     line = check_refuses(cli, cron)
     assert problem in line, line
-    assert f'[jobs.t] cron "{cron}": ' in line
+    assert f'[jobs.t] cron "{safe(cron)}": ' in line  # check escapes what is not printable
 
 
 def test_add_and_schedules_refuse_a_bad_one_in_one_line(cli: Cli) -> None:

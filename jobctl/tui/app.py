@@ -338,7 +338,7 @@ class JobctlApp(App):
                 literal(info.name),
                 literal(info.expression),
                 literal(info.timezone),
-                f"in {_ago(info.next_run - now)}",
+                f"in {_ago(info.next_run - now)}" if info.next_run is not None else "-",
                 f"{_ago(now - info.last_due)} ago" if info.last_due else "-",
                 f"job {job.id} {job.state.value}" if job else "-",
             )
