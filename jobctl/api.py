@@ -611,6 +611,14 @@ class Queue:
         cutoff = self.clock() - parse_duration(older_than, "--older-than")
         return self.store.purge(cutoff, list(states))
 
+    def purgeable(
+        self, older_than: str | float, states: Sequence[str] = FINISHED_STATES
+    ) -> dict[str, int]:
+        """What purge() would delete, per state; nothing is deleted."""
+        _check_states(states, finished_only=True)
+        cutoff = self.clock() - parse_duration(older_than, "--older-than")
+        return self.store.purge_count(cutoff, list(states))
+
     def pause(self, queue: str) -> None:
         self.store.set_paused(queue, True)
 

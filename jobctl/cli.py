@@ -642,18 +642,34 @@ def cancel(
     return 0
 
 
-@app.command(epilog=_examples("jobctl purge --older-than 7d --state succeeded"))
+@app.command(
+    epilog=_examples(
+        "jobctl purge --older-than 7d --state succeeded",
+        "jobctl purge --older-than 30d --dry-run",
+    )
+)
 def purge(
     older_than: Annotated[str, typer.Option(metavar="DURATION", help="e.g. 7d, 12h.")],
     state: Annotated[
         str, typer.Option(metavar="S,S", help="Finished states to purge.")
     ] = "succeeded,failed,cancelled",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say how many would go, per state; delete nothing.")
+    ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
-    """Delete finished jobs older than a duration, with their attempts, output and events."""
+    """Delete finished jobs older than a duration, with their attempts, output and events.
+
+    `retention = "30d"` in jobs.toml has the daemon do this on its own.
+    """
     states = [s.strip() for s in state.split(",") if s.strip()]
     with _queue(db, config) as q:
+        if dry_run:
+            counts = q.purgeable(older_than, states)
+            each = ", ".join(f"{n} {s}" for s, n in counts.items())
+            print(f"would purge {sum(counts.values())} job(s)" + (f": {each}" if each else ""))
+            return 0
         count = q.purge(older_than, states)
     print(f"purged {count} job(s)")
     return 0

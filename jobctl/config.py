@@ -175,6 +175,7 @@ class _Checker:
             "shutdown_grace",
             "kill_grace",
             "lease",
+            "retention",
             "jobs",
             "queues",
             "workers",
@@ -194,6 +195,7 @@ class _Checker:
             shutdown_grace=self.get(None, data, "shutdown_grace", 30.0, _duration),
             kill_grace=kill_grace,
             lease=self.get(None, data, "lease", 30.0, _lease),
+            retention=self.get(None, data, "retention", None, _retention),
             jobs={
                 name: self.job_type(name, body, kill_grace)
                 for name, body in self.tables(data, "jobs").items()
@@ -258,9 +260,10 @@ class _Checker:
             concurrency=get("concurrency", None, _positive_int),
             unique=get("unique", False, _unique),
             on_failure=get("on_failure", None, _command),
+            retention=get("retention", None, _retention),
             cron=cron,
             every=every,
-            cron_data=body.get("cron_data"),
+            cron_data=get("cron_data", None, _cron_data),
             timezone=get("timezone", None, _timezone),
             catch_up=get("catch_up", "once", _choice("skip", "once", "all")),
             catch_up_limit=get("catch_up_limit", 100, _positive_int),
@@ -388,6 +391,14 @@ def _lease(value: Any) -> float:
     # another host be taken for dead between two of them.
     if seconds < 3:
         raise InputError(f"{value!r} is too short for a lease (at least 3s)")
+    return seconds
+
+
+def _retention(value: Any) -> float:
+    seconds = _duration(value)
+    # "0s" would delete each job the moment it ends, before anyone sees it.
+    if not seconds >= 1:  # nan too
+        raise InputError(f"{value!r} is too short for a retention (at least 1s)")
     return seconds
 
 

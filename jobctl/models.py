@@ -200,6 +200,7 @@ class JobType(NamedTuple):
     concurrency: int | None = None
     unique: bool | str = False
     on_failure: str | None = None
+    retention: float | None = None  # seconds: overrides the top-level retention
     cron: str | None = None
     every: float | None = None
     cron_data: Any = None
@@ -245,6 +246,7 @@ class Config(NamedTuple):
     shutdown_grace: float = 30.0
     kill_grace: float = 10.0
     lease: float = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
+    retention: float | None = None  # seconds: purge ended jobs older than this; None: keep
     # Shared empty defaults are safe: nothing ever mutates a Config.
     jobs: dict[str, JobType] = {}
     queues: dict[str, QueueSpec] = {}

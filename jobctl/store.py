@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import apsw
 
@@ -82,6 +82,15 @@ WORKER_RUNS_WITH_OUTPUT = 20
 
 # What a worker's last owner started: (pid, pid start time, host, run token).
 LastRun = tuple[int | None, float | None, str | None, str | None]
+
+
+class PurgeBatch(NamedTuple):
+    """What one Store.purge_batch did."""
+
+    deleted: int  # jobs deleted, with their history
+    scanned: int  # jobs looked at: the limit, if there may be more
+    last: tuple[float, int] | None  # (finished_at, id) of the last looked at: go on after it
+    held: int | None  # the newest job, which would have gone: pass it back next time
 
 
 def _select_where(where: list[str]) -> str:
@@ -477,6 +486,57 @@ class Store:
             count = self.conn.changes()
             self.conn.execute(Q["purge_delete"])
         return count
+
+    def purge_count(self, cutoff: float, states: Sequence[str]) -> dict[str, int]:
+        """What purge() would delete, per state: `purge --dry-run`."""
+        params = {"states": json.dumps(list(states)), "cutoff": cutoff}
+        return dict(self._rows(Q["purge_count"], params))
+
+    def purge_batch(
+        self,
+        cutoff: float,
+        limit: int,
+        after: tuple[float, int] = (float("-inf"), 0),
+        *,
+        type: str | None = None,
+        others: Sequence[str] = (),
+        held: int | None = None,
+    ) -> PurgeBatch:
+        """One batch of retention (see retention.py): look at the next `limit`
+        jobs at most that ended before `cutoff`, in the order they ended from
+        `after` (finished_at, id) on, and delete those of `type` (None: of
+        any type but `others`, or none), with their history.
+
+        The look is a read; the write lock is taken, for a few milliseconds,
+        only if something goes.  Deleting what another daemon deleted first
+        deletes nothing.  The newest job stays, as in purge(): it comes back
+        as `held`, for the next call to pass back once it is not the newest.
+        """
+        row = self._rows(
+            Q["retention_scan"],
+            {
+                "cutoff": cutoff,
+                "at": after[0],
+                "id": after[1],
+                "limit": limit,
+                "type": type,
+                "others": json.dumps(list(others)),
+            },
+        )[0]
+        scanned, last_at, last_id, ids, newest = row[0], row[1], row[2], json.loads(row[3]), row[4]
+        if held is not None:
+            ids.append(held)
+        kept = newest if newest in ids else None
+        ids = [job_id for job_id in ids if job_id != newest]
+        deleted = 0
+        if ids:
+            with self._writing():
+                self.conn.execute(Q["purge_prepare"])
+                self.conn.execute(Q["retention_take"], {"ids": json.dumps(ids), "cutoff": cutoff})
+                deleted = self.conn.changes()
+                self.conn.execute(Q["purge_delete"])
+        last = (last_at, last_id) if scanned else None
+        return PurgeBatch(deleted, scanned, last, kept)
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._writing():

@@ -165,6 +165,41 @@ DELETE FROM job_deps WHERE job_id IN (SELECT id FROM temp.purge_ids)
                         OR parent_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM temp.purge_ids;
 
+-- name: purge_count
+-- `purge --dry-run`: what purge_select would take, per state.
+SELECT state, count(*) FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
+  AND id < (SELECT max(id) FROM jobs)
+GROUP BY state ORDER BY state;
+
+-- name: retention_scan
+-- One batch of the daemon's retention (see retention.py), a read: the next
+-- :limit jobs at most that ended before :cutoff, in the order they ended
+-- from the position (:at, :id) on.  How many, the position of the last,
+-- the ids of those the rule covers (:type, or with :type null every job not
+-- of a type in :others), and the newest job's id (which stays).
+WITH scanned AS MATERIALIZED (
+    SELECT id, type, finished_at FROM jobs INDEXED BY jobs_finished
+    WHERE finished_at < :cutoff AND (finished_at, id) > (:at, :id)
+    ORDER BY finished_at, id LIMIT :limit)
+SELECT count(*),
+       (SELECT finished_at FROM scanned ORDER BY finished_at DESC, id DESC LIMIT 1),
+       (SELECT id FROM scanned ORDER BY finished_at DESC, id DESC LIMIT 1),
+       json_group_array(id) FILTER (WHERE CASE WHEN :type IS NOT NULL THEN type IS :type
+           ELSE type IS NULL OR type NOT IN (SELECT value FROM json_each(:others)) END),
+       (SELECT max(id) FROM jobs)
+FROM scanned;
+
+-- name: retention_take
+-- Of the :ids retention_scan found, those still ended before :cutoff (one
+-- may have been retried since), into temp.purge_ids for purge_delete.  The
+-- newest job stays, as in purge_select.
+INSERT INTO temp.purge_ids (id)
+SELECT id FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :cutoff
+  AND id < (SELECT max(id) FROM jobs);
+
 -- ---------------------------------------------------------------------------
 -- The daemon.  Only its coordinator thread runs these, on its one connection.
 
