@@ -204,7 +204,12 @@ def demo(db: DbOption = None, config: ConfigOption = None) -> int:
     return run_demo(db, config)
 
 
-@app.command(epilog=_examples("jobctl daemon --concurrency 8 --queues default,mail"))
+@app.command(
+    epilog=_examples(
+        "jobctl daemon --concurrency 8 --queues default,mail",
+        "jobctl daemon --print-systemd-unit > ~/.config/systemd/user/jobctl.service",
+    )
+)
 def daemon(
     concurrency: Annotated[
         int | None, typer.Option(metavar="N", min=1, max=limits.MAX_THREADS)
@@ -216,6 +221,13 @@ def daemon(
     no_workers: Annotated[bool, typer.Option("--no-workers")] = False,
     drain: Annotated[bool, typer.Option("--drain", help="Exit when nothing is due.")] = False,
     log_format: Annotated[str, typer.Option(metavar="text|json")] = "text",
+    print_systemd_unit: Annotated[
+        bool,
+        typer.Option(
+            "--print-systemd-unit",
+            help="Print a systemd unit that runs this daemon (a system unit for root), and exit.",
+        ),
+    ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
@@ -227,6 +239,15 @@ def daemon(
     with _queue(db, config) as q:
         cfg, path = q.config, q.db_path
     names = [n.strip() for n in queues.split(",") if n.strip()] if queues else None
+    if print_systemd_unit:  # this daemon, as systemd will start it: nothing is opened or run
+        from jobctl.systemd import unit_for
+
+        args = ["--concurrency", str(concurrency)] if concurrency else []
+        args += ["--queues", ",".join(names)] if names else []
+        args += ["--no-schedules"] * no_schedules + ["--no-workers"] * no_workers
+        args += ["--drain"] * drain + ["--log-format", log_format] * (log_format != "text")
+        sys.stdout.write(unit_for(cfg, path, args))
+        return 0
     runner = Daemon(
         cfg,
         path,

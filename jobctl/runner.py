@@ -16,9 +16,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from jobctl.errors import InputError
+from jobctl.errors import InputError, Interrupted
 from jobctl.models import Job, JobType, Outcome
 from jobctl.processes import RUN_ENV, WORKER_ENV, signal_group
+from jobctl.systemd import NOTIFY_VARIABLES
 from jobctl.templates import dash_field
 
 PAYLOAD_ENV_LIMIT = 64 * 1024
@@ -98,6 +99,8 @@ def job_environment(job: Job, number: int, run_token: str = "") -> dict[str, str
     # A job added from inside a worker must not pass for that worker when a
     # dead daemon's processes are sorted out (see processes.tagged_processes).
     env.pop(WORKER_ENV, None)
+    for name in NOTIFY_VARIABLES:  # recorded by an `add` that another service ran
+        env.pop(name, None)
     env.update(
         {RUN_ENV: run_token},
         JOBCTL_JOB_ID=str(job.id),
