@@ -29,6 +29,9 @@ from jobctl.templates import check_template, dash_field, fields, nul_field
 
 Clock = Callable[[], float]
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
+# A wait says no daemon serves its jobs this long after it began: not at
+# once, so that `jobctl daemon & jobctl add --wait ...` does not warn.
+SERVED_GRACE = 1.0
 
 
 def connect(
@@ -422,13 +425,16 @@ class Queue:
         *job_ids: int,
         timeout: str | float | None = None,
         on_change: Callable[[], None] | None = None,
+        on_unserved: Callable[[list[str]], None] | None = None,
     ) -> list[Job]:
         """Block until every job has ended; the jobs as they ended.
 
         A job that fails an attempt and will retry has not ended.  When
         `timeout` ("30s" or seconds) runs out, raises WaitTimeout: the jobs
         go on.  `on_change()` is called whenever another process committed
-        to the database (to follow output, say).
+        to the database (to follow output, say).  `on_unserved(queues)` is
+        called once, SERVED_GRACE seconds in, if no live daemon serves the
+        queues of jobs still waiting (see unserved): the wait goes on.
         """
         store = self.store
         wanted = list(dict.fromkeys(job_ids))
@@ -450,26 +456,34 @@ class Queue:
             return len(ended) == len(wanted)
 
         try:
-            self.watch(all_ended, timeout=timeout)
+            self.watch(all_ended, timeout=timeout, alarm=self._unserved_alarm(wanted, on_unserved))
         except WaitTimeout as exc:
             left = ", ".join(str(i) for i in wanted if i not in ended)
             raise WaitTimeout(f"{exc} waiting for job(s) {left} (they go on)") from None
         return [ended[i] for i in job_ids]  # one per id given, repeats too
 
     def watch(
-        self, done: Callable[[], bool], *, timeout: str | float | None = None, poll: float = 0.02
+        self,
+        done: Callable[[], bool],
+        *,
+        timeout: str | float | None = None,
+        poll: float = 0.02,
+        alarm: tuple[float, Callable[[], None]] | None = None,
     ) -> None:
         """Call done() now and after each commit of another process, until it returns True.
 
         A commit wakes the wait at once where inotify works (see wakeup.py);
         elsewhere SQLite's data_version counter is read every `poll` seconds,
         which costs microseconds.  Raises WaitTimeout when `timeout` runs out
-        first.
+        first.  `alarm` (seconds, function): the function is called once
+        when that long has passed, if the wait is still on.
         """
         from jobctl.wakeup import CommitWatcher
 
         limit = None if timeout is None else parse_duration(timeout, "--timeout")
-        deadline = None if limit is None else time.monotonic() + limit
+        started = time.monotonic()
+        deadline = None if limit is None else started + limit
+        alarm_at = None if alarm is None else started + alarm[0]
         store = self.store
         watcher = CommitWatcher(self.db_path, poll)
         # With inotify a commit wakes us; the slow poll only covers a missed event.
@@ -485,9 +499,65 @@ class Queue:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     raise WaitTimeout(f"timed out after {limit:g}s")
-                watcher.wait(pause if deadline is None else min(pause, deadline - now))
+                if alarm is not None and alarm_at is not None and now >= alarm_at:
+                    alarm_at = None
+                    alarm[1]()
+                    now = time.monotonic()
+                wake = [t - now for t in (deadline, alarm_at) if t is not None]
+                watcher.wait(max(0.0, min([pause, *wake])))
         finally:
             watcher.close()
+
+    def unserved(self, queues: Iterable[str]) -> list[str]:
+        """Those of `queues` that no live daemon serves, in the order given.
+
+        Live: not stopped, a heartbeat (they come every second) within the
+        lease, and on this host its process still running: a daemon killed
+        with -9 leaves its row until another daemon recovers its jobs.  A
+        daemon started without --queues serves them all.
+        """
+        import socket
+
+        from jobctl.processes import pid_alive
+
+        store = self.store
+        now = self.clock()
+        host = os.environ.get("JOBCTL_HOST") or socket.gethostname()
+        started = {row[0]: row[3] for row in store.other_daemons(0)}
+        served: set[str] = set()
+        for daemon in (DaemonInfo(*row) for row in store.live_daemons()):
+            if now - daemon.heartbeat_at > self.config.lease:
+                continue
+            if daemon.host == host and not pid_alive(daemon.pid, started.get(daemon.id)):
+                continue
+            if not daemon.queues:
+                return []
+            served.update(json.loads(daemon.queues))
+        return [name for name in dict.fromkeys(queues) if name not in served]
+
+    def _unserved_alarm(
+        self, job_ids: Sequence[int], warn: Callable[[list[str]], None] | None
+    ) -> tuple[float, Callable[[], None]] | None:
+        """For watch(): SERVED_GRACE seconds in, warn() of the queues of the
+        jobs still waiting that no live daemon serves."""
+        if warn is None:
+            return None
+
+        def look() -> None:
+            waiting = []
+            try:
+                for job_id in job_ids:
+                    with contextlib.suppress(NoSuchJob):
+                        job = self.store.get(job_id)
+                        if job.state not in FINISHED_STATES:
+                            waiting.append(job.queue)
+                unserved = self.unserved(waiting)
+            except JobctlError:
+                return  # a busy database: only a warning is lost, the wait goes on
+            if unserved:
+                warn(unserved)
+
+        return SERVED_GRACE, look
 
     def run(
         self,
@@ -501,10 +571,11 @@ class Queue:
 
         Raises JobFailed (with the job's error) when it failed or was
         cancelled, and WaitTimeout when `timeout` ran out first (the job goes
-        on).  A daemon must be running to run it.
+        on).  A daemon must be running to run it: when none serves the job's
+        queue, a warning goes to the "jobctl" logger (once; the wait goes on).
         """
         job_id = self.add_id(type, payload, **options)
-        (job,) = self.wait(job_id, timeout=timeout)
+        (job,) = self.wait(job_id, timeout=timeout, on_unserved=_log_unserved)
         if job.state != "succeeded":
             raise JobFailed(job.id, job.state, job.error)
         return job.result
@@ -775,6 +846,23 @@ _new_tuple = tuple.__new__
 # pieces of about SPOOL_PIECE characters.
 SPOOL_IN_MEMORY = 4 << 20
 SPOOL_PIECE = 256 << 10
+
+
+def unserved_message(queues: Sequence[str]) -> str:
+    """What a wait says when no live daemon serves these queues; made safe for a terminal."""
+    from jobctl.render import safe
+
+    names = ", ".join(f'"{safe(name)}"' for name in queues)
+    what = "queue" if len(queues) == 1 else "queues"
+    return f"no daemon is serving {what} {names} (start one with: jobctl daemon)"
+
+
+def _log_unserved(queues: list[str]) -> None:
+    # Queue.run() is library code: a warning on the "jobctl" logger, which
+    # Python prints on stderr until the application configures logging.
+    import logging
+
+    logging.getLogger("jobctl").warning("%s", unserved_message(queues))
 
 
 def _spool(spool: Any, texts: list[str]) -> int:

@@ -101,12 +101,17 @@ def init(db: DbOption = None, config: ConfigOption = None) -> int:
 @app.command(epilog=_examples("jobctl check --config ./jobs.toml"))
 def check(config: ConfigOption = None) -> int:
     """Validate jobs.toml: list every problem (exit 2) or say what it declares."""
+    from jobctl.config import missing_handlers
+
     path = find_config(config)
     try:
         loaded = load_config(path)
+        problems = missing_handlers(loaded)  # only here: no other command looks for modules
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        problems = exc.problems
+    if problems:
+        for problem in problems:
+            print(safe(problem), file=sys.stderr)  # one line each, whatever the values hold
         return 2
     print(describe(loaded))
     return 0

@@ -8,6 +8,7 @@ Every problem is reported with the file, the table and the key, e.g.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -25,6 +26,7 @@ from jobctl.models import Config, JobType, QueueSpec, WorkerSpec
 from jobctl.templates import check_template
 
 MIB = 1024 * 1024
+MAX_SECONDS = 10 * 365 * 86400  # any duration in jobs.toml: at most 10 years
 _SIZE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}
 _HANDLER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -74,8 +76,10 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of over 4,300 digits
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested a thousand deep
+        raise ConfigError(f"{path}: invalid TOML: nested too deep") from None
     checker = _Checker(path, text)
     config = checker.config(data)
     if checker.problems:
@@ -91,6 +95,69 @@ def describe(config: Config) -> str:
         f"{len(config.schedules)} schedule(s), {len(config.workers)} worker(s), "
         f"{len(config.queues)} queue setting(s)"
     )
+
+
+def missing_handlers(config: Config) -> list[str]:
+    """For `jobctl check` only: a problem for each handler whose module cannot be found.
+
+    Looked up where the daemon imports from (the config's folder on sys.path
+    after the standard library, see put_handlers_on_path), running nothing:
+    the top-level name with importlib's finders, then each further part in
+    its package's folders, never executing a package's __init__.  Below a
+    plain module (os.path) nothing can be told without running it, nor
+    whether the function exists: the first run says.
+    """
+    handlers = [(f"jobs.{n}", t.handler) for n, t in config.jobs.items() if t.handler]
+    handlers += [(f"workers.{n}", w.handler) for n, w in config.workers.items() if w.handler]
+    if not handlers or not config.path:
+        return []
+    import sys
+
+    from jobctl.file_safety import put_handlers_on_path
+
+    path = Path(config.path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""  # changed since it was loaded: the messages go without line numbers
+    checker = _Checker(path, text)
+    saved = sys.path[:]
+    try:
+        put_handlers_on_path(str(path.parent))
+        for table, handler in handlers:
+            missing = _missing_module(handler.partition(":")[0])
+            if missing:
+                where = f"{path.parent}/ or the installed packages"
+                checker.problem(table, "handler", f'module "{missing}" not found (in {where})')
+    finally:
+        sys.path[:] = saved
+    return checker.problems
+
+
+def _missing_module(name: str) -> str | None:
+    """The first part of dotted module `name` that cannot be found; None if all can,
+    or if that cannot be told without running a module."""
+    import importlib.util
+    from importlib.machinery import all_suffixes
+
+    parts = name.split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])  # a top-level name: imports nothing
+    except (ImportError, ValueError):
+        return None
+    if spec is None or (spec.has_location and not os.path.exists(spec.origin or "")):
+        return parts[0]  # or a stale editable install, say
+    # Below it, by hand: importlib would run the package's __init__ first.
+    folders = list(spec.submodule_search_locations or ())
+    for depth, part in enumerate(parts[1:], 2):
+        if not folders or not all(os.path.isdir(folder) for folder in folders):
+            return None  # below a plain module (os.path), or in a zip file
+        found = [os.path.join(f, part) for f in folders if os.path.isdir(os.path.join(f, part))]
+        files = (os.path.join(f, part + suffix) for f in folders for suffix in all_suffixes())
+        if not found and not any(os.path.isfile(file) for file in files):
+            return ".".join(parts[:depth])
+        folders = found
+    return None
 
 
 class _Checker:
@@ -312,8 +379,9 @@ def _string(value: Any) -> str:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{value!r} is not a name")
+    # Printable, as `add --queue` and the names of tables must be.
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise InputError(f"{value!r} is not a name (printable text)")
     return value
 
 
@@ -342,17 +410,24 @@ def _non_negative_int(value: Any) -> int:
 
 
 def _backoff(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1:
         raise InputError(f"{value!r} is not a multiplier of at least 1")
+    if value > 1e300 or not math.isfinite(value):  # float(10**400) would raise
+        raise InputError(f"{value!r} is out of range (at most 1e300)")
     return float(value)
 
 
 def _duration(value: Any) -> float:
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         try:
-            return parse_duration(value)
-        except InputError:
-            pass
+            seconds = parse_duration(value)
+        except (InputError, OverflowError):  # OverflowError: an integer of 400 digits
+            seconds = math.nan
+        if math.isfinite(seconds):  # not nan, nor inf (a float, or "999...9s" past 1e308)
+            if seconds > MAX_SECONDS:
+                # A retry so far off is past what a date can show (year 9999).
+                raise InputError(f"{value!r} is out of range (at most 10 years)")
+            return seconds
     shown = f'"{value}"' if isinstance(value, str) else repr(value)
     raise InputError(f"{shown} is not a duration ({DURATION_HINT})")
 
@@ -409,7 +484,10 @@ def _size(value: Any) -> int:
     if not match:
         raise InputError(f"{value!r} is not a size (use 1048576, 512KiB or 1MiB)")
     unit = (match.group(2) or "b")[0].lower()
-    return int(match.group(1)) * _SIZE_UNITS[unit]
+    size = int(match.group(1)) * _SIZE_UNITS[unit]
+    if size < 1:  # "0KiB", as 0 is: no payload would fit, no output be kept
+        raise InputError(f"{value!r} must be at least 1 byte")
+    return size
 
 
 def _choice(*choices: str) -> Callable[[Any], str]:
@@ -442,6 +520,19 @@ def _handler(value: Any) -> str:
     if not _HANDLER.fullmatch(text):
         raise InputError(f'"{text}" is not a handler (use "package.module:function")')
     return text
+
+
+def _cron_data(value: Any) -> Any:
+    """The payload of scheduled runs: JSON, as a payload must be (a TOML date, nan
+    or inf is not; each run would fail)."""
+    try:
+        text = json.JSONEncoder(allow_nan=False).encode(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"is nested over {limits.MAX_DEPTH} levels deep") from None
+    limits.check_depth(value, text)  # over 100 levels: the daemon could not decode it
+    return value
 
 
 def _cron(value: Any) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import codecs
 import sys
+from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
-from jobctl.api import OutputFollower, Queue
+from jobctl.api import OutputFollower, Queue, unserved_message
 from jobctl.errors import JobctlError, JobFailed
 from jobctl.models import FINISHED, Job
 
@@ -70,7 +71,12 @@ def wait_for_jobs(
     printer = None
     if len(set(job_ids)) == 1 and stdout.isatty():
         printer = OutputPrinter(queue.follow(job_ids[0]), stdout, stderr)
-    jobs = queue.wait(*job_ids, timeout=timeout, on_change=printer.pump if printer else None)
+    jobs = queue.wait(
+        *job_ids,
+        timeout=timeout,
+        on_change=printer.pump if printer else None,
+        on_unserved=warn_unserved(stderr),
+    )
     if printer is not None:
         printer.pump()
     check_succeeded(queue, jobs)
@@ -105,10 +111,21 @@ def follow_logs(queue: Queue, job_id: int, attempt: int | None) -> None:
             job = queue.get(job_id)
             return job.state in FINISHED and attempt > job.attempts_total
 
-        queue.watch(attempt_ended)
+        queue.watch(attempt_ended, alarm=queue._unserved_alarm([job_id], warn_unserved(sys.stderr)))
         return
-    queue.wait(job_id, on_change=printer.pump)
+    queue.wait(job_id, on_change=printer.pump, on_unserved=warn_unserved(sys.stderr))
     printer.pump()
+
+
+def warn_unserved(stderr: TextIO) -> Callable[[list[str]], None]:
+    """One line on stderr when no live daemon serves the queues waited on:
+    a warning, the wait goes on and the exit status is the jobs'."""
+
+    def warn(queues: list[str]) -> None:
+        stderr.write(f"jobctl: warning: {unserved_message(queues)}\n")
+        stderr.flush()
+
+    return warn
 
 
 def show_worker_output(queue: Queue, name: str, follow: bool) -> None:

@@ -75,7 +75,7 @@ def test_sigterm_lets_short_jobs_finish(cli: Cli, daemons) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     assert states(cli) == {"succeeded": 3}
-    assert "Stopped 4 worker(s)" in daemons.log_path(0).read_text()
+    assert "Stopped 0 worker(s), 4 threads" in daemons.log_path(0).read_text()
 
 
 def test_sigterm_requeues_long_jobs_after_the_grace(cli: Cli, write_config, daemons) -> None:

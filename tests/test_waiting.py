@@ -31,6 +31,8 @@ max_attempts = 1
 
 def test_add_wait_exits_with_the_commands_own_status(cli: Cli, daemons) -> None:
     daemons.start()
+    # Registered first: a wait that finds no daemon after a second warns on stderr.
+    wait_for(lambda: "started" in daemons.log_path(0).read_text(), what="the daemon started")
     result = cli("add", "--wait", "--", "sh", "-c", "exit 7")
     assert result.returncode == 7, result.stderr
     job_id = result.stdout.strip()  # the id is printed first, as without --wait
