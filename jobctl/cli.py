@@ -262,6 +262,7 @@ def daemon(
         schedules=not no_schedules,
         workers=not no_workers,
         log_format=log_format,
+        config_source=config,
     )
     return runner.run()
 

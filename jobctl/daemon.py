@@ -25,17 +25,24 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from jobctl import recovery, runner, stop_signals
+from jobctl import recovery, runner, stop_signals, systemd
+from jobctl.config import describe
+from jobctl.config_watch import CHECK_SECONDS, ConfigWatch
 from jobctl.daemon_log import DaemonLog
-from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
+from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
 from jobctl.file_safety import put_handlers_on_path
 from jobctl.models import Config, Job, JobType, Outcome, storable
 from jobctl.output_tail import OutputTail
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
+from jobctl.retention import Retention
 from jobctl.store import Store
 from jobctl.wakeup import CommitWatcher
+
+if TYPE_CHECKING:
+    from jobctl.scheduler import Scheduler
+    from jobctl.supervisor import Supervisor
 
 POLL_SECONDS = 0.01  # without inotify (see wakeup.py): poll data_version this often
 HEARTBEAT_SECONDS = 1.0
@@ -54,6 +61,8 @@ OUTPUT_SECONDS = 0.2
 # and the most characters of one line's message (or of its data, as JSON).
 MAX_PENDING_LOG_LINES = 100_000
 MAX_LOG_CHARS = 64 * 1024
+# Settings a running daemon cannot take up: a reload logs that they changed.
+RESTART_SETTINGS = ("db", "durability", "concurrency", "lease")
 _DEFAULT_TYPE = JobType(name="")  # the retry policy of ad hoc commands
 
 
@@ -64,6 +73,9 @@ class Running:
         self.job = job
         self.number = number
         self.output = OutputTail(output_limit)  # what it printed, not stored yet
+        # Its type as configured when it was claimed: a reload does not change
+        # a job that is already running (None: an ad hoc command, or not known).
+        self.job_type: JobType | None = None
         self.logs_dropped = 0  # ctx.log() lines dropped while too many waited (see _log_line)
         self.stop_reason: str | None = None
         self.attempt: runner.Attempt | None = None
@@ -84,15 +96,20 @@ class Daemon:
         workers: bool = True,
         log_format: str = "text",
         clock: Callable[[], float] = time.time,
+        config_source: str | None = None,
     ) -> None:
         self.config = config
+        self.config_source = config_source  # --config, to find the file again at a reload
         self.db_path = db_path
         self.concurrency = concurrency or config.concurrency or max(4, os.cpu_count() or 1)
         self.queues = queues
         self.drain = drain
+        self.schedules_on = schedules
         self.run_schedules = schedules and any(t.scheduled for t in config.jobs.values())
         # A drain exits when its jobs are done: it has no business starting workers.
-        self.run_workers = workers and bool(config.workers) and not drain
+        self.workers_on = workers and not drain
+        self.run_workers = self.workers_on and bool(config.workers)
+        self.stopping = False  # from the first stop signal: ctx.shutting_down() is true
         self.clock = clock
         self.config_dir = str(Path(config.path).parent) if config.path else None
         self.todo: queue.Queue[Running | None] = queue.Queue()
@@ -116,6 +133,11 @@ class Daemon:
             config.lease
         )  # a daemon on another host is presumed dead this long after its heartbeat
         self.log = DaemonLog(log_format, clock)
+        self._use_config(config)
+
+    def _use_config(self, config: Config) -> None:
+        """Serve `config` from now on: at start, and at each reload."""
+        self.config = config
         self._queue_caps = {n: q.concurrency for n, q in config.queues.items() if q.concurrency}
         self._type_caps = {n: t.concurrency for n, t in config.jobs.items() if t.concurrency}
         for name, job_type in config.jobs.items():
@@ -146,6 +168,11 @@ class Daemon:
         # One inherited from a job that started this daemon is not ours.
         os.environ.pop(RUN_ENV, None)
         os.environ.pop(WORKER_ENV, None)
+        # systemd's notify socket: read once, and kept from jobs and workers,
+        # which must not tell systemd that we are ready (see systemd.py).
+        self.systemd = systemd.Notifier.from_environment(
+            on_error=lambda line: self._log(None, line)
+        )
         self.run_marks: list[RunMark] = []
         self._new_token()
         pid = os.getpid()
@@ -159,37 +186,23 @@ class Daemon:
         self.signal_fds = (wake_read,)
         self._wake_write = wake_write
         self.watcher = CommitWatcher(self.db_path, POLL_SECONDS)
-        self.supervisor = None
-        if self.run_workers:
-            from jobctl.supervisor import Supervisor
-
-            self.supervisor = Supervisor(
-                self.config,
-                store,
-                self.id,
-                self.host,
-                lambda line: self._log(None, line),
-                self._wake_up,
-                self.clock,
-                self.token,
-            )
-        self.scheduler = None
-        if self.run_schedules:
-            from jobctl.scheduler import Scheduler
-
-            self.scheduler = Scheduler(
-                self.config, self.db_path, store, lambda line: self._log(None, line)
-            )
+        self.config_watch = ConfigWatch(self.config_source, self.config)
+        self.supervisor = self._new_supervisor() if self.run_workers else None
+        self.scheduler = self._new_scheduler() if self.run_schedules else None
         threads = [
             threading.Thread(target=self._worker, name=f"jobctl-worker-{n}", daemon=True)
             for n in range(self.concurrency)
         ]
         for thread in threads:
             thread.start()
-        self._log(None, f"daemon {self.id} started: pid {pid}, {self.concurrency} threads")
+        self.workers_stopped = 0  # counted by _begin_stop, for the last line
+        started = f"daemon {self.id} started: pid {pid}, {self.concurrency} threads"
+        self._log(None, f"{started}, {self._served()}")
+        self.systemd.ready(f"daemon {self.id}: {self.concurrency} threads")
         try:
             self._loop()
         finally:
+            self.systemd.stopping()  # said already, unless a fatal error ends the loop
             for _ in threads:
                 self.todo.put(None)
             # on_failure hooks run once: let them finish (a drain may exit in
@@ -198,7 +211,7 @@ class Daemon:
             for hook in self.hooks:
                 hook.join(max(0.0, deadline - time.monotonic()))
             store.daemon_stopped(self.id, self.clock())
-            self._log(None, f"Stopped {len(threads)} worker(s)")
+            self._log(None, f"Stopped {self.workers_stopped} worker(s), {len(threads)} threads")
             if self.supervisor is not None:
                 self.supervisor.release(self.clock())
             self._flush_log()
@@ -211,14 +224,35 @@ class Daemon:
             os.close(wake_write)
             for mark in self.run_marks:
                 mark.close()
+            self.systemd.close()
             stop_signals.restore()
         return 1 if self.fatal else 0
+
+    def _new_supervisor(self) -> Supervisor:
+        from jobctl.supervisor import Supervisor
+
+        return Supervisor(
+            self.config,
+            self.store,
+            self.id,
+            self.host,
+            lambda line: self._log(None, line),
+            self._wake_up,
+            self.clock,
+            self.token,
+        )
+
+    def _new_scheduler(self) -> Scheduler:
+        from jobctl.scheduler import Scheduler
+
+        return Scheduler(self.config, self.db_path, self.store, lambda line: self._log(None, line))
 
     def _loop(self) -> None:
         timers = _Timers(
             schedule=0.0 if self.scheduler is not None else None,
             worker=0.0 if self.supervisor is not None else None,
         )
+        self.timers = timers
         while True:
             try:
                 if timers.recover:
@@ -250,20 +284,33 @@ class Daemon:
         """One pass of the loop: True when the daemon is done."""
         store = self.store
         supervisor = self.supervisor
+        # Every pass, not the heartbeat: it says the loop turns, whether the
+        # database takes writes or not (a full disk is waited out), and a
+        # WatchdogSec under 2s needs more than one a second.
+        self.systemd.watchdog()
         now = self.clock()
         version = store.data_version()
         changed = version != timers.version
         timers.version = version
         wakeups = [timers.heartbeat]
         wakeups += [t for t in (timers.due, timers.schedule, timers.worker) if t is not None]
+        wakeups.append(timers.purge)
         busy = self.running or self.signals or self.pids or self.logs
+        busy = busy or stop_signals.reloads != timers.reloads  # SIGHUP: reload now
         if supervisor is not None and (supervisor.pending() or timers.stop is not None):
             busy = True
         if not (changed or busy) and now < min(wakeups):
             # Idle, and nothing changed: sleep until a commit, a signal,
-            # the next heartbeat, due job or schedule.
-            self.watcher.wait(min(wakeups) - now, self.signal_fds)
+            # the next heartbeat, due job or schedule (or systemd's watchdog).
+            pause = min(min(wakeups) - now, self.systemd.watchdog_pause())
+            self.watcher.wait(pause, self.signal_fds)
             return False
+        if stop_signals.reloads != timers.reloads or time.monotonic() >= timers.config_check:
+            # SIGHUP, or time to look whether jobs.toml changed on disk.
+            asked = stop_signals.reloads != timers.reloads
+            timers.reloads = stop_signals.reloads
+            timers.config_check = time.monotonic() + CHECK_SECONDS
+            changed = self._reload(now, timers, asked) or changed
         if timers.schedule is not None and now >= timers.schedule and not self.signals:
             timers.schedule = self.scheduler.tick(now)
             if self.drain:
@@ -274,6 +321,11 @@ class Daemon:
             now = self.clock()  # recovery may have taken a while: leases from now
             timers.heartbeat = now + HEARTBEAT_SECONDS
             changed = True
+        if now >= timers.purge and not self.signals:
+            # `retention`: one batch of old ended jobs at most per pass.
+            timers.purge = timers.retention.purge(
+                store, self.config, now, lambda line: self._log(None, line)
+            )
         if supervisor is not None:
             due_now = timers.worker is not None and now >= timers.worker
             if changed or due_now or supervisor.pending():
@@ -338,13 +390,64 @@ class Daemon:
         self._sleep(now, timers.due if room else None)
         return False
 
+    def _reload(self, now: float, timers: _Timers, asked: bool) -> bool:
+        """Serve jobs.toml anew if it changed (or SIGHUP `asked`); whether it did.
+
+        An invalid file is logged, once per version of it, and the config
+        in use goes on serving.  Jobs already running keep the definition
+        they started with (Running.job_type).
+        """
+        if asked:
+            self.systemd.reloading()
+        try:
+            config = self.config_watch.load(force=asked)
+        except JobctlError as exc:
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            self._log(
+                None, "jobs.toml not reloaded, the config in use goes on: " + "; ".join(problems)
+            )
+            config = None
+        if config is None:
+            if asked:
+                self.systemd.ready("reload refused: the config in use goes on")
+            return False
+        kept = [
+            name for name in RESTART_SETTINGS if getattr(config, name) != getattr(self.config, name)
+        ]
+        if kept:
+            self._log(None, f"{', '.join(kept)} changed: that takes a restart of the daemon")
+            config = config._replace(**{name: getattr(self.config, name) for name in kept})
+        self._use_config(config)
+        if config.path and str(Path(config.path).parent) != self.config_dir:
+            self.config_dir = str(Path(config.path).parent)
+            put_handlers_on_path(self.config_dir)
+        if self.scheduler is not None:
+            self.scheduler.close()
+        self.run_schedules = self.schedules_on and bool(config.schedules)
+        self.scheduler = self._new_scheduler() if self.run_schedules else None
+        timers.schedule = 0.0 if self.run_schedules else None
+        if self.supervisor is not None:
+            self.supervisor.reconfigure(config, now)
+            timers.worker = 0.0
+        elif self.workers_on and config.workers:
+            self.supervisor = self._new_supervisor()
+            timers.worker = 0.0
+        why = "SIGHUP" if asked else "the file changed"
+        self._log(None, f"reloaded ({why}): {describe(config)}")
+        if asked:
+            self.systemd.ready(f"reloaded: {describe(config)}")
+        return True
+
     def _begin_stop(self, now: float, timers: _Timers) -> None:
         """The first stop signal: claim nothing more, stop the workers, give
         running jobs shutdown_grace to finish."""
         if timers.stop is not None:
             return
         timers.stop = now + self.config.shutdown_grace
+        self.stopping = True  # handlers see ctx.shutting_down() from now on
+        self.systemd.stopping()
         if self.supervisor is not None:
+            self.workers_stopped = sum(w.run is not None for w in self.supervisor.owned.values())
             self.supervisor.stop_all()
         self._log(
             None,
@@ -503,7 +606,10 @@ class Daemon:
             type_caps=self._type_caps,
         )
         limit = self.config.output_limit
-        return [Running(c.job, c.attempt, limit) for c in claimed]
+        items = [Running(c.job, c.attempt, limit) for c in claimed]
+        for item in items:
+            item.job_type = self._job_type(item.job)
+        return items
 
     def _take_produced(self, all_output: bool = True) -> _Produced:
         """What the workers produced since the last pass, taken off their
@@ -574,17 +680,31 @@ class Daemon:
         for item in claimed:
             self.running[item.job.id] = item
             self._log(item.job, "started", item.number)
+            if item.job.type is not None and item.job_type is None:
+                # Added by a command that read a newer jobs.toml than this
+                # daemon's, perhaps: look again before failing it.
+                if self.config_watch.changed():
+                    self._reload(self.clock(), self.timers, asked=False)
+                item.job_type = self._job_type(item.job)
+                if item.job_type is None:  # truly unknown: fails once, no retries
+                    error = f'job type "{item.job.type}" is not in jobs.toml'
+                    outcome = Outcome(item.job.id, item.number, "failed", error=error, final=True)
+                    self.done.append((item, outcome))
+                    continue
             self.todo.put(item)
 
     def _retry_delay(self, job: Job, outcome: Outcome) -> float:
         if outcome.outcome == "recovered":
             return 0.0  # the job did nothing wrong: run it again at once
-        # An ad hoc command follows the defaults a job type has.
-        policy = self._job_type(job) or _DEFAULT_TYPE
-        delay = min(
-            policy.retry_max_delay,
-            policy.retry_delay * policy.retry_backoff ** max(0, job.attempt - 1),
-        )
+        # The type the attempt ran under (see Running.job_type); an ad hoc
+        # command follows the defaults a job type has.
+        item = self.running.get(job.id)
+        policy = (item.job_type if item is not None else self._job_type(job)) or _DEFAULT_TYPE
+        try:
+            grown = policy.retry_delay * policy.retry_backoff ** max(0, job.attempt - 1)
+        except OverflowError:  # 2.0 ** 1100 (max_attempts goes to 1,000,000): past any cap
+            grown = policy.retry_max_delay
+        delay = min(policy.retry_max_delay, grown)
         return delay * random.uniform(0.9, 1.1)
 
     def _job_type(self, job: Job) -> JobType | None:
@@ -675,7 +795,7 @@ class Daemon:
                 self.done.append((item, Outcome(job.id, item.number, reason, error=reason)))
                 self.wake.set()
                 continue
-            job_type = self._job_type(job)
+            job_type = item.job_type
             number = item.number
             attempt = runner.Attempt(
                 job,
@@ -684,6 +804,7 @@ class Daemon:
                 output=item.output.write,
                 log=lambda message, data, item=item: self._log_line(item, message, data),
                 stop_reason=lambda item=item: item.stop_reason,
+                shutting_down=lambda item=item: item.stop_reason is not None or self.stopping,
                 started=lambda pid, j=job.id, n=number: self.pids.append(
                     (j, n, pid, process_start_time(pid))
                 ),
@@ -692,9 +813,9 @@ class Daemon:
                 run_token=self.token,
             )
             item.attempt = attempt
-            if job.type is not None and job_type is None:
+            if job.type is not None and job_type is None:  # see _after_commit
                 outcome = attempt.outcome(
-                    "failed", error=f'job type "{job.type}" is not in jobs.toml'
+                    "failed", error=f'job type "{job.type}" is not in jobs.toml', final=True
                 )
             else:
                 try:
@@ -731,6 +852,20 @@ class Daemon:
 
     # -- logging -----------------------------------------------------------------
 
+    def _served(self) -> str:
+        """For the start line: the queues, the database and the config it serves."""
+        queues = ", ".join(f'"{name}"' for name in self.queues or ())
+        skipped = [
+            f"{what} not started ({why})"
+            for what, why, off in (
+                ("workers", "--drain" if self.drain else "--no-workers", not self.run_workers),
+                ("schedules", "--no-schedules", not self.run_schedules),
+            )
+            if off and getattr(self.config, what)
+        ]
+        where = [f"queues {queues}" if queues else "all queues", f"database {self.db_path}"]
+        return "; ".join([*where, describe(self.config), *skipped])
+
     def _log(
         self, job: Job | None, what: str, attempt: int | None = None, took: float | None = None
     ) -> None:
@@ -755,6 +890,10 @@ class _Timers:
         self.recover = True  # recover the jobs of dead daemons before the next pass
         self.waited_out = 0  # passes failed in a row on a full disk or a lock
         self.output = 0.0  # when to store running jobs' output next (time.monotonic())
+        self.purge = 0.0  # when retention purges next
+        self.retention = Retention()  # where each retention rule stands
+        self.reloads = stop_signals.reloads  # SIGHUPs acted on
+        self.config_check = time.monotonic() + CHECK_SECONDS  # when to look at jobs.toml next
 
 
 class _Produced(NamedTuple):

@@ -26,6 +26,14 @@ class InputError(JobctlError):
     exit_code = 2
 
 
+class Interrupted(Exception):  # noqa: N818 - named for what the job is, as the state is
+    """Raised by a handler to give its job back without using an attempt:
+    the job is queued again, as when a daemon stops in the middle of it.
+
+    For a handler that sees ctx.shutting_down() and cannot finish in time.
+    """
+
+
 class ConfigError(InputError):
     """The configuration is not valid."""
 

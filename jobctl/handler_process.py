@@ -6,9 +6,11 @@
 Reads {"job": ..., "payload": ...} from stdin, calls the handler, and
 reports on REPORT_FD as JSON lines: {"log": ..., "data": ...} for each
 ctx.log(), then {"result": JSON text} or {"error": message}.  What the
-handler prints is the attempt's output, as for a command.  SIGTERM (a
-timeout, a cancel, a shutdown) makes ctx.shutting_down() true; SIGKILL
-follows after kill_grace.
+handler prints is the attempt's output, as for a command.  SIGUSR1 (the
+daemon begins to stop) and SIGTERM (a timeout, a cancel, the end of
+shutdown_grace) make ctx.shutting_down() true; SIGKILL follows SIGTERM
+after kill_grace.  A handler that raises jobctl.Interrupted reports
+{"interrupted": message}: its job is given back.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from jobctl.file_safety import put_handlers_on_path
 
 
 class _StopsOnSigterm:
-    """shutting_down() turns true at SIGTERM (a timeout, a cancel, a shutdown);
-    SIGKILL follows after kill_grace."""
+    """shutting_down() turns true at SIGUSR1 (the daemon begins to stop) or
+    SIGTERM (a timeout, a cancel, a shutdown); SIGKILL follows SIGTERM after
+    kill_grace."""
 
     def __init__(self) -> None:
         self._stopping = False
         signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGUSR1, self._on_term)
 
     def _on_term(self, signum: int, frame: Any) -> None:
         self._stopping = True
@@ -42,11 +46,9 @@ class _StopsOnSigterm:
 class ProcessContext(_StopsOnSigterm):
     """The `ctx` a handler receives, in its own process."""
 
-    def __init__(self, job: dict[str, Any], payload: Any, channel: TextIO) -> None:
-        from jobctl.runner import _JobView
-
+    def __init__(self, channel: TextIO) -> None:
         super().__init__()
-        self.job = _JobView(job["id"], job["type"], job["attempt"], payload, job["queue"])
+        self.job: Any = None  # set once read from stdin
         self._channel = channel
 
     def log(self, message: str, **data: Any) -> None:
@@ -65,6 +67,12 @@ class WorkerContext(_StopsOnSigterm):
         print(f"{message}{extra}", flush=True)
 
 
+def _job_view(job: dict[str, Any], payload: Any) -> Any:
+    from jobctl.runner import _JobView
+
+    return _JobView(job["id"], job["type"], job["attempt"], payload, job["queue"])
+
+
 def worker_main(spec: str) -> int:
     sys.stdout.reconfigure(line_buffering=True)
     put_handlers_on_path(os.getcwd())  # jobs.toml's folder: handlers import from it
@@ -79,14 +87,17 @@ def main(argv: list[str]) -> int:
         return worker_main(argv[1])
     spec, report_fd = argv[0], int(argv[1])
     channel = os.fdopen(report_fd, "w", buffering=1)
-    sys.stdout.reconfigure(line_buffering=True)  # output shows up as it is printed
-    given = json.load(sys.stdin)
-    put_handlers_on_path(os.getcwd())  # jobs.toml's folder: handlers import from it
-    ctx = ProcessContext(given["job"], given["payload"], channel)
 
     def report(**message: Any) -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
+
+    ctx = ProcessContext(channel)  # SIGUSR1 and SIGTERM handled from here on
+    report(listening=os.getpid())  # the daemon may now say it is stopping (see runner.py)
+    sys.stdout.reconfigure(line_buffering=True)  # output shows up as it is printed
+    given = json.load(sys.stdin)
+    put_handlers_on_path(os.getcwd())  # jobs.toml's folder: handlers import from it
+    ctx.job = _job_view(given["job"], given["payload"])
 
     from jobctl.runner import load_handler
 
@@ -95,8 +106,13 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         report(error=f"cannot load handler {spec}: {exc!r}")
         return 1
+    from jobctl.errors import Interrupted
+
     try:
         value = function(given["payload"], ctx)
+    except Interrupted as exc:
+        report(interrupted=str(exc))
+        return 1
     except Exception as exc:
         traceback.print_exc()
         report(error=f"{type(exc).__name__}: {exc}")

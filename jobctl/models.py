@@ -299,6 +299,7 @@ class Outcome(NamedTuple):
     signal: int | None = None
     error: str | None = None
     result: str | None = None  # JSON text
+    final: bool = False  # failed for good, whatever attempts are left (an unknown type)
 
 
 class Claimed(NamedTuple):

@@ -5,6 +5,7 @@ back to the daemon through callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -43,6 +44,7 @@ class Attempt:
         started: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         run_token: str = "",
+        shutting_down: Callable[[], bool] | None = None,
     ) -> None:
         self.job = job
         self.number = number
@@ -55,6 +57,9 @@ class Attempt:
         self.started = started  # told the pid of the process group it starts
         self.clock = clock
         self.run_token = run_token  # the daemon's: in the environment of what it starts
+        # ctx.shutting_down(): from the daemon's first stop signal, or a stop of this job.
+        self.shutting_down = shutting_down or (lambda: stop_reason() is not None)
+        self.each_poll: Callable[[], None] | None = None  # called while a process runs
 
     def outcome(self, kind: str, **fields: Any) -> Outcome:
         return Outcome(self.job.id, self.number, kind, **fields)
@@ -182,6 +187,7 @@ def watch_process(
     kill_grace: Callable[[], float],
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    each_poll: Callable[[], None] | None = None,
 ) -> tuple[int, str | None]:
     """Pass a process group's output on until it ends; (exit status, why we stopped it).
 
@@ -202,6 +208,8 @@ def watch_process(
             if not chunk:
                 break  # every holder of the pipe is gone
             output(chunk)
+        if each_poll is not None:
+            each_poll()
         now = clock()
         if stopping is None:
             reason = stop_reason()
@@ -234,6 +242,7 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
         lambda: attempt.kill_grace,
         attempt.job.timeout,
         attempt.clock,
+        attempt.each_poll,
     )
     if stopping == "timed_out":
         # A timeout is no requested stop but a verdict on the job: it stays
@@ -267,8 +276,9 @@ class Context:
         self._attempt.log(str(message), data or None)
 
     def shutting_down(self) -> bool:
-        """True once the daemon wants this job to stop (shutdown or cancel)."""
-        return self._attempt.stop_reason() is not None
+        """True once the daemon wants this job to stop: from its first stop
+        signal (before shutdown_grace runs out), or a cancel."""
+        return self._attempt.shutting_down()
 
 
 class _JobView:
@@ -301,6 +311,8 @@ def run_handler(attempt: Attempt, spec: str) -> Outcome:
     start = attempt.clock()
     try:
         value = function(attempt.job.payload, Context(attempt))
+    except Interrupted as exc:
+        return attempt.outcome("interrupted", error=_given_back(exc))
     except Exception as exc:
         attempt.output(traceback.format_exc().encode("utf-8", "backslashreplace"))
         return attempt.outcome("failed", error=f"{type(exc).__name__}: {exc}")
@@ -346,6 +358,18 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
 
     reader = threading.Thread(target=read_reports, daemon=True)
     reader.start()
+    told: list[int] = []
+
+    def tell_shutdown() -> None:
+        # SIGUSR1 makes the child's ctx.shutting_down() true; only once it
+        # listens (it says so first thing): before, the signal would kill it.
+        if not told and "listening" in report and attempt.shutting_down():
+            pid = report["listening"]
+            told.append(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+
+    attempt.each_poll = tell_shutdown
     view = {"id": job.id, "type": job.type, "attempt": attempt.number, "queue": job.queue}
     data = json.dumps({"job": view, "payload": job.payload}).encode()
     # -P: `python -m` would put the current folder (jobs.toml's) first on
@@ -356,9 +380,18 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
     finally:
         os.close(write_fd)  # the child has its own copy; EOF comes when it exits
     reader.join(timeout=5)
+    if "interrupted" in report and outcome.outcome in ("succeeded", "failed"):
+        return outcome._replace(
+            outcome="interrupted", exit_status=None, error=_given_back(report["interrupted"])
+        )
     if outcome.outcome == "succeeded" and "result" in report:
         return outcome._replace(exit_status=None, result=report["result"])
     if outcome.outcome in ("succeeded", "failed") and "error" in report:
         return outcome._replace(outcome="failed", exit_status=None, error=report["error"])
     return outcome
 
+
+def _given_back(reason: object) -> str:
+    """The error an attempt given back by jobctl.Interrupted is recorded with."""
+    text = str(reason)
+    return "given back by the handler" + (f": {text}" if text else "")

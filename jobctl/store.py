@@ -718,6 +718,11 @@ class Store:
         with self._writing():
             self.conn.execute(Q["release_workers"], {"id": daemon_id})
 
+    def release_worker(self, name: str, daemon_id: int) -> None:
+        """Let go of one worker (removed from jobs.toml), if still ours."""
+        with self._writing():
+            self.conn.execute(Q["release_worker"], {"name": name, "id": daemon_id})
+
     def worker_started(
         self, name: str, daemon_id: int, pid: int, pid_started: float | None, now: float
     ) -> int | None:
@@ -1070,7 +1075,7 @@ class Store:
             return None
         if kind != "failed":
             self._event(job_id, now, kind, number, outcome.error)
-        if job.attempt < job.max_attempts:
+        if job.attempt < job.max_attempts and not outcome.final:
             delay = retry_delay(job, outcome)
             params = {"id": job_id, "run_at": now + delay, "error": outcome.error, "refund": 0}
             conn.execute(Q["job_requeued"], params)

@@ -155,6 +155,39 @@ class Supervisor:
                 run.output.give_back(start, data)
             raise
 
+    def reconfigure(self, config: Config, now: float) -> None:
+        """A reloaded jobs.toml: added workers are taken and started at the
+        next tick, removed ones stopped and let go, changed ones restarted
+        with their new definition."""
+        before = self.specs
+        self.config = config
+        self.specs = dict(config.workers)
+        added = {name: spec.autostart for name, spec in self.specs.items() if name not in before}
+        if added:
+            self.store.add_workers(added)
+        for name, worker in list(self.owned.items()):
+            spec = self.specs.get(name)
+            if spec == worker.spec:
+                continue
+            run = worker.run
+            if spec is None:
+                self.log(f"worker {name}: no longer in jobs.toml: stopping it")
+                worker.next_start = None
+                if run is None:
+                    self._forget(name)
+                elif run.stop_reason is None:
+                    run.stop_reason = "removed"  # forgotten once it has stopped (_ended)
+            else:
+                self.log(f"worker {name}: changed in jobs.toml: restarting it")
+                worker.spec = spec  # the next start uses it
+                if run is not None and run.stop_reason is None:
+                    run.stop_reason = "restart"  # its thread signals it (see stop_all)
+
+    def _forget(self, name: str) -> None:
+        """Let go of a worker no longer configured: another daemon may run it."""
+        del self.owned[name]
+        self.store.release_worker(name, self.daemon_id)
+
     def stop_all(self) -> None:
         """Stop every running worker: its thread sends SIGTERM to its group, and
         SIGKILL after kill_grace.  Only the thread signals: a second SIGTERM
@@ -329,8 +362,10 @@ class Supervisor:
         if run.stop_reason == "restart":
             worker.restarts, worker.next_start = 0, now
             self._save(worker, "starting", run)
-        elif run.stop_reason is not None:  # stop, or the daemon's shutdown
+        elif run.stop_reason is not None:  # stop, removed, or the daemon's shutdown
             self._save(worker, "stopped", run)
+            if run.spec.name not in self.specs:
+                self._forget(run.spec.name)
         elif spec.restart == "never" or (spec.restart == "on-failure" and not failed):
             worker.held = True  # exited as its policy allows: stays down until started
             self._save(worker, "stopped", run)

@@ -428,6 +428,12 @@ UPDATE workers SET daemon_id = NULL, lease_until = NULL,
                    pid = NULL, pid_started = NULL
 WHERE daemon_id = :id;
 
+-- name: release_worker
+UPDATE workers SET daemon_id = NULL, lease_until = NULL,
+                   state = CASE WHEN state = 'gave-up' THEN state ELSE 'stopped' END,
+                   pid = NULL, pid_started = NULL
+WHERE name = :name AND daemon_id = :id;
+
 -- name: worker_run_started
 INSERT INTO worker_runs (worker, number, daemon_id, pid, started_at)
 VALUES (:name, (SELECT coalesce(max(number), 0) + 1 FROM worker_runs WHERE worker = :name),
