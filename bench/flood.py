@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import memory
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -83,7 +85,7 @@ class Flood:
             latencies.append(time.monotonic() - start)
             failures += result.returncode != 0
         took = time.monotonic() - began
-        peak = peak_rss(daemon.pid)
+        peak = memory(daemon.pid)
         daemon.send_signal(signal.SIGTERM)
         daemon.wait()
         print(
@@ -100,7 +102,7 @@ class Flood:
         while self.count("running") < jobs:
             time.sleep(0.05)
         time.sleep(3)  # let the flood build up
-        peak = peak_rss(daemon.pid)
+        peak = memory(daemon.pid)
         sent = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         noticed = None
@@ -143,14 +145,6 @@ class Flood:
         if result.returncode != 0:
             return 0
         return result.stdout.count('"id"')
-
-
-def peak_rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 if __name__ == "__main__":

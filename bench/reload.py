@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import memory
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -50,14 +52,14 @@ def run(folder: Path, types: int, workers: int, reloads: int) -> None:
         )
     try:
         wait_for_count(log, "started run", workers)
-        before = rss(daemon.pid)
+        before = memory(daemon.pid, "VmRSS")
         took = []
         for n in range(1, reloads + 1):
             start = time.monotonic()
             daemon.send_signal(signal.SIGHUP)
             wait_for_count(log, "reloaded", n)
             took.append(time.monotonic() - start)
-        after = rss(daemon.pid)
+        after = memory(daemon.pid, "VmRSS")
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait()
@@ -76,14 +78,6 @@ def wait_for_count(log: Path, text: str, count: int) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"no {count} x {text!r} in the log")
         time.sleep(0.001)
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 if __name__ == "__main__":

@@ -74,3 +74,12 @@ def drain_once(
     first, last_start, last_finish, done = row
     assert done == jobs, f"{done} of {jobs} succeeded"
     return first, last_start, last_finish, done
+
+
+def memory(pid: int, field: str = "VmHWM") -> int:
+    """A field of /proc/PID/status in bytes: VmHWM, the peak RSS, or VmRSS, the RSS now."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import commands
-from timing import median_ms, wall_times
+from timing import median_ms, memory, wall_times
 
 THREADS = 4
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -324,8 +324,7 @@ def scale_jobctl(home: Path, args: Any) -> dict[str, float]:
     )
     try:
         wait_lines(home / "out.txt", count)
-        with open(f"/proc/{daemon.pid}/status") as status:
-            peak = next(line for line in status if line.startswith("VmHWM:"))
+        peak = memory(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait()
@@ -333,7 +332,7 @@ def scale_jobctl(home: Path, args: Any) -> dict[str, float]:
         "per_second": start_rate(home / "out.txt"),
         "stats_ms": median["stats"],
         "ls_ms": median["ls"],
-        "rss_mb": int(peak.split()[1]) / 1024,
+        "rss_mb": peak / 2**20,
     }
 
 
