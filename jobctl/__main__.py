@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
 
         stop_signals.install()  # first: a SIGTERM during start-up must not kill it
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except JobctlError as exc:
         if debug:
             raise
@@ -29,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (`jobctl ls | head`): not an error.  Point
-        # stdout at /dev/null so the interpreter's final flush stays quiet.
+        # The reader went away (`jobctl ls | head`): not an error, exit 0,
+        # whichever command (typer's own handling, exit 1, is bypassed: see
+        # cli.run).  Point stdout at /dev/null so the interpreter's final
+        # flush stays quiet (the Python docs' signal page, "Note on SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:

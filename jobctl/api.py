@@ -102,12 +102,21 @@ class Queue:
         after: Iterable[int] = (),
         cwd: str | None = None,
         env: dict[str, str] | None = None,
+        job_timeout: str | float | None = None,
     ) -> Job:
         """Add one job: a typed job (`type`, `payload`) or an ad hoc `command` / `shell`.
 
         `delay` ("10m" or seconds) and `at` (a datetime, "HH:MM" or ISO 8601)
         set when it may run.  `unique` overrides the type's key.  Returns the
         job, or the existing one when a unique key matched.
+
+        `job_timeout` ("30s" or seconds; `--timeout` on the command line) is
+        the job's own: stored with it, each attempt is stopped when it runs
+        longer.  Without it, the type's `timeout`, else the top-level one.
+        add() does not wait, so its `timeout` is the same thing, the older
+        name (run() and wait() use `timeout` for the wait).
+        `max_attempts` defaults to the type's; for a command, to the
+        top-level `command_max_attempts` (1: it runs once).
         """
         job = self._new_job(
             type,
@@ -124,6 +133,7 @@ class Queue:
             after=after,
             cwd=cwd,
             env=env,
+            job_timeout=job_timeout,
         )
         return self.store.add_and_get(job, self.clock())
 
@@ -246,8 +256,16 @@ class Queue:
         after: Iterable[int] = (),
         cwd: str | None = None,
         env: dict[str, str] | None = None,
+        job_timeout: str | float | None = None,
     ) -> NewJob:
-        """A NewJob with everything but the payload resolved and checked."""
+        """A NewJob with everything but the payload resolved and checked.
+
+        `timeout` is the job's own, as `job_timeout` (its clearer name) is.
+        """
+        if job_timeout is not None:
+            if timeout is not None:
+                raise InputError("give job_timeout or timeout, not both")
+            timeout = job_timeout
         if type is not None and (command or shell is not None):
             raise InputError("give a job type or a command, not both")
         job_type = self._job_type(type) if type is not None else None
@@ -298,8 +316,9 @@ class Queue:
             queue=queue or (job_type.queue if job_type else "default"),
             priority=priority if priority is not None else (job_type.priority if job_type else 0),
             run_at=run_at,
-            max_attempts=max_attempts or (job_type.max_attempts if job_type else 3),
-            timeout=timeout if timeout is not None else (job_type.timeout if job_type else None),
+            max_attempts=max_attempts
+            or (job_type.max_attempts if job_type else self.config.command_max_attempts),
+            timeout=_first(timeout, job_type and job_type.timeout, self.config.timeout),
             unique_key=key,
             command=argv,
             shell=shell is not None,
@@ -367,8 +386,10 @@ class Queue:
         before_id: int | None = None,
         after_id: int | None = None,
         text: str | None = None,
+        types: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Jobs newest first (`after_id` pages towards newer ones, oldest first)."""
+        """Jobs newest first (`after_id` pages towards newer ones, oldest first);
+        `types`: globs over the type (see type_globs.py)."""
         if state is not None:
             _check_states([state])
         return self.store.list(
@@ -379,6 +400,7 @@ class Queue:
             before_id=before_id,
             after_id=after_id,
             text=text,
+            types=types,
         )
 
     def finished_per_minute(self, minutes: int = 60) -> tuple[list[int], list[int]]:
@@ -412,8 +434,13 @@ class Queue:
     def log_lines(self, job_id: int, attempt: int) -> list[LogLine]:
         return self.store.log_lines(job_id, attempt)
 
-    def stats(self) -> dict[str, dict[str, int]]:
-        return self.store.stats()
+    def stats(self) -> Stats:
+        """{queue: {state: count, ..., "total": n}}, every state present (zeros
+        too); `.all` is the same counts over every queue."""
+        counts = self.store.stats()
+        per_queue = {name: _counts(per_state) for name, per_state in counts.items()}
+        everything = {s: sum(c.get(s, 0) for c in counts.values()) for s in STATES}
+        return Stats(per_queue, _counts(everything))
 
     def paused_queues(self) -> list[str]:
         return self.store.paused_queues()
@@ -561,10 +588,11 @@ class Queue:
 
     def run(
         self,
-        type: str,
+        type: str | None = None,
         payload: Any = None,
         *,
         timeout: str | float | None = None,
+        job_timeout: str | float | None = None,
         **options: Any,
     ) -> Any:
         """Add a job, wait for it to end and return its result.
@@ -573,8 +601,13 @@ class Queue:
         cancelled, and WaitTimeout when `timeout` ran out first (the job goes
         on).  A daemon must be running to run it: when none serves the job's
         queue, a warning goes to the "jobctl" logger (once; the wait goes on).
+
+        Two timeouts: `timeout` bounds this wait only; `job_timeout` ("30s"
+        or seconds) is the job's own, stored with it, as add() takes it: the
+        daemon stops an attempt that runs longer, and the job fails (or is
+        retried).  The other `options` are add()'s.
         """
-        job_id = self.add_id(type, payload, **options)
+        job_id = self.add_id(type, payload, job_timeout=job_timeout, **options)
         (job,) = self.wait(job_id, timeout=timeout, on_unserved=_log_unserved)
         if job.state != "succeeded":
             raise JobFailed(job.id, job.state, job.error)
@@ -643,7 +676,9 @@ class Queue:
             if not job_type.scheduled:
                 continue
             schedule = Schedule(job_type)
-            last_due, last_job_id, _ = rows.get(job_type.name, (None, None, None))
+            # The row's last_due also moves for skipped runs and the moment a
+            # schedule was first seen: "last" is the latest run actually queued.
+            seen_due, last_job_id, _, last_due = rows.get(job_type.name, (None,) * 4)
             last_job = None
             if last_job_id is not None:
                 with contextlib.suppress(NoSuchJob):  # purged since
@@ -655,7 +690,7 @@ class Queue:
                     timezone=schedule.zone,
                     catch_up=schedule.catch_up,
                     overlap=schedule.overlap,
-                    next_run=schedule.next_or_none(max(now, last_due or now)),
+                    next_run=schedule.next_or_none(max(now, seen_due or now)),
                     last_due=last_due,
                     last_job=last_job,
                 )
@@ -672,29 +707,63 @@ class Queue:
         """Queue failed or cancelled jobs again, keeping their ids and history."""
         return self.store.retry(job_ids, self.clock())
 
-    def retry_failed(self, *, type: str | None = None, queue: str | None = None) -> list[int]:
-        ids = self.store.failed_ids(type=type, queue=queue)
+    def retry_failed(
+        self,
+        *,
+        type: str | None = None,
+        queue: str | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[int]:
+        ids = self.store.failed_ids(type=type, queue=queue, types=types)
         return self.store.retry(ids, self.clock()) if ids else []
 
-    def purge(self, older_than: str | float, states: Sequence[str] = FINISHED_STATES) -> int:
-        """Delete finished jobs (and their history) older than `older_than`; how many."""
+    def purge(
+        self,
+        older_than: str | float,
+        states: Sequence[str] = FINISHED_STATES,
+        types: Sequence[str] | None = None,
+    ) -> int:
+        """Delete finished jobs (and their history) older than `older_than`; how many.
+
+        `types`: only jobs whose type one of these globs matches (see type_globs.py).
+        """
         _check_states(states, finished_only=True)
         cutoff = self.clock() - parse_duration(older_than, "--older-than")
-        return self.store.purge(cutoff, list(states))
+        return self.store.purge(cutoff, list(states), types)
 
     def purgeable(
-        self, older_than: str | float, states: Sequence[str] = FINISHED_STATES
+        self,
+        older_than: str | float,
+        states: Sequence[str] = FINISHED_STATES,
+        types: Sequence[str] | None = None,
     ) -> dict[str, int]:
         """What purge() would delete, per state; nothing is deleted."""
         _check_states(states, finished_only=True)
         cutoff = self.clock() - parse_duration(older_than, "--older-than")
-        return self.store.purge_count(cutoff, list(states))
+        return self.store.purge_count(cutoff, list(states), types)
 
     def pause(self, queue: str) -> None:
         self.store.set_paused(queue, True)
 
     def resume(self, queue: str) -> None:
         self.store.set_paused(queue, False)
+
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class Stats(dict[str, dict[str, int]]):
+    """Queue.stats(): a dict per queue, as before, plus `all`, the totals."""
+
+    def __init__(self, per_queue: dict[str, dict[str, int]], totals: dict[str, int]) -> None:
+        super().__init__(per_queue)
+        self.all = totals
+
+
+def _counts(per_state: dict[str, int]) -> dict[str, int]:
+    """Every state, zeros included, and their total."""
+    counts = {s: per_state.get(s, 0) for s in STATES}
+    return counts | {"total": sum(per_state.values())}
 
 
 class WorkerInfo(NamedTuple):
@@ -771,7 +840,7 @@ class ScheduleInfo(NamedTuple):
     catch_up: str
     overlap: str
     next_run: float | None  # None: the engine cannot compute it (the daemon logs why)
-    last_due: float | None  # the latest due time enqueued or skipped
+    last_due: float | None  # the due time of the latest run queued (None: never ran)
     last_job: Job | None  # the job of the latest run
 
     def to_json(self) -> dict[str, Any]:
@@ -883,6 +952,11 @@ def _keyed_jobs(template: NewJob, spool: Any) -> Iterator[NewJob]:
     for line in spool:
         key, _, text = line[:-1].decode("ascii").partition("\t")
         yield template._replace(payload=text, unique_key=json.loads(key))
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not None (a default's chain: job, type, top level)."""
+    return next((value for value in values if value is not None), None)
 
 
 def _unique_key(unique: str | bool | None) -> str | None:

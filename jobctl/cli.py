@@ -16,7 +16,7 @@ from typing import Annotated
 import click
 import typer
 
-from jobctl import api, limits
+from jobctl import api, limits, type_globs
 from jobctl.add_command import AddRequest, run_add
 from jobctl.config import describe, find_config, load_config
 from jobctl.errors import ConfigError, InputError
@@ -39,6 +39,11 @@ ConfigOption = Annotated[
     str | None, typer.Option("--config", metavar="PATH", help="jobs.toml to use.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README).")]
+_TYPE_HELP = "Only job types these shell globs match (`-`: ad hoc commands)."
+
+
+class _ReaderGone(Exception):
+    """A BrokenPipeError on its way through typer (see run())."""
 
 
 def run(args: list[str]) -> int:
@@ -50,8 +55,21 @@ def run(args: list[str]) -> int:
     if args[:1] == ["add"] and "--" in args:
         cut = args.index("--")
         args, tail = args[:cut], args[cut + 1 :]
+    # typer turns a BrokenPipeError into exit status 1 on its own: carry it
+    # past typer to __main__, which handles a closed pipe (exit 0).
+    invoke = command.invoke
+
+    def invoke_carrying_broken_pipe(ctx: click.Context) -> object:
+        try:
+            return invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _ReaderGone() from exc
+
+    command.invoke = invoke_carrying_broken_pipe  # type: ignore[method-assign]
     try:
         result = command.main(args, prog_name="jobctl", standalone_mode=False, obj={"tail": tail})
+    except _ReaderGone as gone:
+        raise gone.__cause__ from None  # type: ignore[misc]
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:
@@ -147,8 +165,12 @@ def add(
     at: Annotated[
         str | None, typer.Option(metavar="TIME", help="Run at HH:MM or an ISO 8601 time.")
     ] = None,
-    max_attempts: Annotated[str | None, typer.Option(metavar="N")] = None,
-    timeout: Annotated[str | None, typer.Option(metavar="DURATION")] = None,
+    max_attempts: Annotated[
+        str | None, typer.Option(metavar="N", help="Tries at most (a command: 1).")
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Stop each run after this long: 5m.")
+    ] = None,
     unique: Annotated[
         str | None, typer.Option(metavar="KEY", help="Reuse a queued or running job's id.")
     ] = None,
@@ -212,6 +234,8 @@ def demo(db: DbOption = None, config: ConfigOption = None) -> int:
 @app.command(
     epilog=_examples(
         "jobctl daemon --concurrency 8 --queues default,mail",
+        "jobctl daemon --types 'email:*,report:*'",
+        "JOBCTL_TYPES='report:*' jobctl daemon --drain",
         "jobctl daemon --print-systemd-unit > ~/.config/systemd/user/jobctl.service",
     )
 )
@@ -220,7 +244,16 @@ def daemon(
         int | None, typer.Option(metavar="N", min=1, max=limits.MAX_THREADS)
     ] = None,
     queues: Annotated[
-        str | None, typer.Option(metavar="A,B", help="Serve only these queues.")
+        str | None,
+        typer.Option(metavar="A,B", help="Serve only these queues (else $JOBCTL_QUEUES)."),
+    ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(
+            metavar="GLOB,GLOB",
+            help="Serve only job types these globs match; `-`: ad hoc commands"
+            " (else $JOBCTL_TYPES).",
+        ),
     ] = None,
     no_schedules: Annotated[bool, typer.Option("--no-schedules")] = False,
     no_workers: Annotated[bool, typer.Option("--no-workers")] = False,
@@ -244,20 +277,31 @@ def daemon(
     with _queue(db, config) as q:
         cfg, path = q.config, q.db_path
     names = [n.strip() for n in queues.split(",") if n.strip()] if queues else None
+    globs = type_globs.parse(types)
     if print_systemd_unit:  # this daemon, as systemd will start it: nothing is opened or run
         from jobctl.systemd import unit_for
 
+        # The flags only: $JOBCTL_QUEUES and $JOBCTL_TYPES are for the unit's
+        # Environment= (one unit file, several daemons).
         args = ["--concurrency", str(concurrency)] if concurrency else []
         args += ["--queues", ",".join(names)] if names else []
+        args += ["--types", ",".join(globs)] if globs else []
         args += ["--no-schedules"] * no_schedules + ["--no-workers"] * no_workers
         args += ["--drain"] * drain + ["--log-format", log_format] * (log_format != "text")
         sys.stdout.write(unit_for(cfg, path, args))
         return 0
+    # The flag wins; else the environment (an empty variable is no filter).
+    if queues is None:
+        env_queues = os.environ.get("JOBCTL_QUEUES", "")
+        names = [n.strip() for n in env_queues.split(",") if n.strip()] or None
+    if types is None:
+        globs = type_globs.parse(os.environ.get("JOBCTL_TYPES", ""))
     runner = Daemon(
         cfg,
         path,
         concurrency=concurrency,
         queues=names,
+        types=globs,
         drain=drain,
         schedules=not no_schedules,
         workers=not no_workers,
@@ -280,11 +324,14 @@ def tui(db: DbOption = None, config: ConfigOption = None) -> int:
 # -- reading ------------------------------------------------------------------
 
 
-@app.command(name="ls", epilog=_examples("jobctl ls --state failed --limit 20"))
+@app.command(
+    name="ls",
+    epilog=_examples("jobctl ls --state failed --limit 20", "jobctl ls --type 'email:*,report:*'"),
+)
 def ls(
     state: Annotated[str | None, typer.Option(metavar="S")] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q")] = None,
-    type: Annotated[str | None, typer.Option(metavar="T")] = None,
+    type: Annotated[str | None, typer.Option(metavar="GLOB,GLOB", help=_TYPE_HELP)] = None,
     limit: Annotated[int, typer.Option(metavar="N", min=1, max=limits.MAX_LIMIT)] = 50,
     json_: JsonOption = False,
     db: DbOption = None,
@@ -292,7 +339,7 @@ def ls(
 ) -> int:
     """List jobs, newest first."""
     with _queue(db, config) as q:
-        jobs = q.list(state=state, queue=queue, type=type, limit=limit)
+        jobs = q.list(state=state, queue=queue, types=type_globs.parse(type), limit=limit)
     out = Output()
     if json_:
         out.json([job.to_json() for job in jobs])
@@ -371,8 +418,8 @@ def show(
         out.line()
         out.line("Log (ctx.log):")
         out.table(
-            ["AT", "ATTEMPT", "MESSAGE"],
-            [(out.time(line.at), line.attempt, line.text()) for line in log],
+            ["AT", "ATTEMPT", "LEVEL", "MESSAGE"],
+            [(out.time(line.at), line.attempt, line.level.upper(), line.text()) for line in log],
         )
     return 0
 
@@ -464,7 +511,7 @@ def logs(
         sys.stdout.buffer.write(data)
     out = Output()
     for line in lines:
-        out.line(f"[{out.time(line.at)}] {safe(line.text())}")
+        out.line(f"[{out.time(line.at)}] {safe(line.labelled())}")
     return 0
 
 
@@ -495,17 +542,16 @@ def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption =
         counts = q.stats()
         paused = set(q.paused_queues())
     states = ["queued", "running", "succeeded", "failed", "cancelled"]
-    rows = []
-    for name in sorted(set(counts) | paused):
-        per_state = counts.get(name, {})
-        rows.append(
-            {"queue": name, "paused": name in paused}
-            | {s: per_state.get(s, 0) for s in states}
-            | {"total": sum(per_state.values())}
-        )
+    zero = dict.fromkeys([*states, "total"], 0)
+    rows = [
+        {"queue": name, "paused": name in paused} | counts.get(name, zero)
+        for name in sorted(set(counts) | paused)
+    ]
+    # Last, every queue together: "queue" null (and "paused" null) in JSON.
+    everything = {"queue": None, "paused": None} | counts.all
     out = Output()
     if json_:
-        out.json(rows)
+        out.json([*rows, everything])
         return 0
     if not rows:
         out.line("no jobs yet")
@@ -515,7 +561,8 @@ def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption =
         [
             [r["queue"], *(r[s] for s in states), r["total"], "paused" if r["paused"] else ""]
             for r in rows
-        ],
+        ]
+        + [["all queues", *(everything[s] for s in states), everything["total"], ""]],
     )
     return 0
 
@@ -543,8 +590,8 @@ def schedules(json_: JsonOption = False, db: DbOption = None, config: ConfigOpti
                 info.timezone,
                 out.time(info.next_run),
                 out.ago(info.next_run),
-                out.time(info.last_due),
-                out.ago(info.last_due) if info.last_due else "-",
+                out.time(info.last_due) if info.last_due is not None else "never",
+                out.ago(info.last_due) if info.last_due is not None else "-",
                 last,
             )
         )
@@ -629,13 +676,21 @@ def _duration(seconds: float) -> str:
 # -- changing -----------------------------------------------------------------
 
 
-@app.command(epilog=_examples("jobctl retry 42 43", "jobctl retry --failed --type email:send"))
+@app.command(
+    epilog=_examples(
+        "jobctl retry 42 43",
+        "jobctl retry --failed --type email:send",
+        "jobctl retry --failed --type 'email:*,-'",
+    )
+)
 def retry(
     job_ids: Annotated[
         list[int] | None, typer.Argument(metavar="[ID]...", min=1, max=limits.MAX_ID)
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every failed job.")] = False,
-    type: Annotated[str | None, typer.Option(metavar="T", help="With --failed.")] = None,
+    type: Annotated[
+        str | None, typer.Option(metavar="GLOB,GLOB", help="With --failed. " + _TYPE_HELP)
+    ] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q", help="With --failed.")] = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -646,7 +701,8 @@ def retry(
     if (type or queue) and not failed:
         raise InputError("--type and --queue go with --failed")
     with _queue(db, config) as q:
-        done = q.retry_failed(type=type, queue=queue) if failed else q.retry(*job_ids)
+        globs = type_globs.parse(type)
+        done = q.retry_failed(types=globs, queue=queue) if failed else q.retry(*job_ids)
     for job_id in done:
         print(job_id)
     if failed:
@@ -673,6 +729,7 @@ def cancel(
     epilog=_examples(
         "jobctl purge --older-than 7d --state succeeded",
         "jobctl purge --older-than 30d --dry-run",
+        "jobctl purge --older-than 1d --type 'report:*'",
     )
 )
 def purge(
@@ -683,6 +740,7 @@ def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say how many would go, per state; delete nothing.")
     ] = False,
+    type: Annotated[str | None, typer.Option(metavar="GLOB,GLOB", help=_TYPE_HELP)] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
@@ -693,11 +751,11 @@ def purge(
     states = [s.strip() for s in state.split(",") if s.strip()]
     with _queue(db, config) as q:
         if dry_run:
-            counts = q.purgeable(older_than, states)
+            counts = q.purgeable(older_than, states, type_globs.parse(type))
             each = ", ".join(f"{n} {s}" for s, n in counts.items())
             print(f"would purge {sum(counts.values())} job(s)" + (f": {each}" if each else ""))
             return 0
-        count = q.purge(older_than, states)
+        count = q.purge(older_than, states, type_globs.parse(type))
     print(f"purged {count} job(s)")
     return 0
 

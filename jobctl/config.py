@@ -27,6 +27,7 @@ from jobctl.templates import check_template
 
 MIB = 1024 * 1024
 MAX_SECONDS = 10 * 365 * 86400  # any duration in jobs.toml: at most 10 years
+HOOKS = ("on_failure", "on_success", "on_finish")  # top level, and per job type
 _SIZE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}
 _HANDLER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -97,23 +98,59 @@ def describe(config: Config) -> str:
     )
 
 
-def missing_handlers(config: Config) -> list[str]:
-    """For `jobctl check` only: a problem for each handler whose module cannot be found.
+# How long `jobctl check` lets a handler's module take to import.
+IMPORT_TIMEOUT = 5.0
 
-    Looked up where the daemon imports from (the config's folder on sys.path
-    after the standard library, see put_handlers_on_path), running nothing:
-    the top-level name with importlib's finders, then each further part in
-    its package's folders, never executing a package's __init__.  Below a
-    plain module (os.path) nothing can be told without running it, nor
-    whether the function exists: the first run says.
+# Run by `jobctl check` in a child process for each handler: imports its
+# module as the daemon would (the config's folder on sys.path after the
+# standard library) and looks up its function; what the module prints goes
+# nowhere, the verdict goes to the first stdout as a JSON line.
+_IMPORT_CHECK = """\
+import json, os, sys
+verdict = os.fdopen(os.dup(1), "w")
+quiet = os.open(os.devnull, os.O_WRONLY)
+os.dup2(quiet, 1)
+os.dup2(quiet, 2)
+module, _, function = sys.argv[2].partition(":")
+try:
+    from jobctl.file_safety import put_handlers_on_path
+    put_handlers_on_path(sys.argv[1])
+    import importlib
+    loaded = importlib.import_module(module)
+except BaseException as exc:
+    problem = f"cannot import {module} ({type(exc).__name__})"
+else:
+    found = getattr(loaded, function, None)
+    if found is None:
+        problem = f'module {module} has no function "{function}"'
+    elif not callable(found):
+        problem = f'{module}.{function} is not a function'
+    else:
+        problem = None
+verdict.write(json.dumps(problem) + "\\n")
+verdict.flush()
+os._exit(0)
+"""
+
+
+def missing_handlers(config: Config, timeout: float = IMPORT_TIMEOUT) -> list[str]:
+    """For `jobctl check` only: a problem for each handler that cannot be imported.
+
+    Each handler's module is imported in a child process of its own (all at
+    once, `python -P`, in the config's folder, which goes on sys.path after
+    the standard library as for the daemon, see put_handlers_on_path), and
+    its function looked up: user code can neither hang nor break `check`.
+    One still importing after `timeout` seconds is killed and reported.
     """
     handlers = [(f"jobs.{n}", t.handler) for n, t in config.jobs.items() if t.handler]
     handlers += [(f"workers.{n}", w.handler) for n, w in config.workers.items() if w.handler]
     if not handlers or not config.path:
         return []
+    import contextlib
+    import signal
+    import subprocess
     import sys
-
-    from jobctl.file_safety import put_handlers_on_path
+    import time
 
     path = Path(config.path)
     try:
@@ -121,43 +158,41 @@ def missing_handlers(config: Config) -> list[str]:
     except (OSError, UnicodeDecodeError):
         text = ""  # changed since it was loaded: the messages go without line numbers
     checker = _Checker(path, text)
-    saved = sys.path[:]
-    try:
-        put_handlers_on_path(str(path.parent))
-        for table, handler in handlers:
-            missing = _missing_module(handler.partition(":")[0])
-            if missing:
-                where = f"{path.parent}/ or the installed packages"
-                checker.problem(table, "handler", f'module "{missing}" not found (in {where})')
-    finally:
-        sys.path[:] = saved
+    folder = str(path.parent)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-P", "-c", _IMPORT_CHECK, folder, handler],
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own group: a timeout kills what it started
+            text=True,
+        )
+        for _, handler in handlers
+    ]
+    deadline = time.monotonic() + timeout
+    for (table, handler), child in zip(handlers, children, strict=True):
+        try:
+            # A little time even past the deadline: one done must be read.
+            out, _ = child.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            module = handler.partition(":")[0]
+            checker.problem(
+                table, "handler", f"importing {module} took over {timeout:g}s (timed out)"
+            )
+            continue
+        try:
+            problem = json.loads(out.splitlines()[0])
+        except (IndexError, ValueError):  # killed, say: no verdict
+            module = handler.partition(":")[0]
+            problem = f"cannot import {module} (its check exited {child.returncode})"
+        if problem:
+            checker.problem(table, "handler", problem)
     return checker.problems
-
-
-def _missing_module(name: str) -> str | None:
-    """The first part of dotted module `name` that cannot be found; None if all can,
-    or if that cannot be told without running a module."""
-    import importlib.util
-    from importlib.machinery import all_suffixes
-
-    parts = name.split(".")
-    try:
-        spec = importlib.util.find_spec(parts[0])  # a top-level name: imports nothing
-    except (ImportError, ValueError):
-        return None
-    if spec is None or (spec.has_location and not os.path.exists(spec.origin or "")):
-        return parts[0]  # or a stale editable install, say
-    # Below it, by hand: importlib would run the package's __init__ first.
-    folders = list(spec.submodule_search_locations or ())
-    for depth, part in enumerate(parts[1:], 2):
-        if not folders or not all(os.path.isdir(folder) for folder in folders):
-            return None  # below a plain module (os.path), or in a zip file
-        found = [os.path.join(f, part) for f in folders if os.path.isdir(os.path.join(f, part))]
-        files = (os.path.join(f, part + suffix) for f in folders for suffix in all_suffixes())
-        if not found and not any(os.path.isfile(file) for file in files):
-            return ".".join(parts[:depth])
-        folders = found
-    return None
 
 
 class _Checker:
@@ -243,15 +278,20 @@ class _Checker:
             "kill_grace",
             "lease",
             "retention",
+            "timeout",
+            "command_max_attempts",
             "jobs",
             "queues",
             "workers",
+            *HOOKS,
         }
         self.unknown_keys(None, data, top)
         db = self.get(None, data, "db", None, _string)
         if db is not None:
             db = str((self.path.parent / Path(db).expanduser()).resolve())
         kill_grace = self.get(None, data, "kill_grace", 10.0, _duration)
+        # Top-level hooks: for ad hoc commands, and the defaults of job types.
+        hooks = {key: self.get(None, data, key, None, _command) for key in HOOKS}
         config = Config(
             path=str(self.path),
             db=db,
@@ -263,8 +303,10 @@ class _Checker:
             kill_grace=kill_grace,
             lease=self.get(None, data, "lease", 30.0, _lease),
             retention=self.get(None, data, "retention", None, _retention),
+            timeout=self.get(None, data, "timeout", None, _positive_duration),
+            command_max_attempts=self.get(None, data, "command_max_attempts", 1, _command_attempts),
             jobs={
-                name: self.job_type(name, body, kill_grace)
+                name: self.job_type(name, body, kill_grace, hooks)
                 for name, body in self.tables(data, "jobs").items()
             },
             queues={
@@ -274,6 +316,7 @@ class _Checker:
                 name: self.worker(name, body, kill_grace)
                 for name, body in self.tables(data, "workers").items()
             },
+            **hooks,
         )
         return config
 
@@ -294,7 +337,13 @@ class _Checker:
                 self.problem(f"{section}.{name}", None, "must be a table")
         return good
 
-    def job_type(self, name: str, body: dict[str, Any], kill_grace: float) -> JobType:
+    def job_type(
+        self,
+        name: str,
+        body: dict[str, Any],
+        kill_grace: float,
+        hooks: dict[str, str | None] | None = None,
+    ) -> JobType:
         table = f"jobs.{name}"
         self.unknown_keys(table, body, set(JobType._fields) - {"name"})
         get = self._getter(table, body)
@@ -326,7 +375,7 @@ class _Checker:
             retry_max_delay=get("retry_max_delay", 3600.0, _duration),
             concurrency=get("concurrency", None, _positive_int),
             unique=get("unique", False, _unique),
-            on_failure=get("on_failure", None, _command),
+            **{key: get(key, (hooks or {}).get(key), _command) for key in HOOKS},
             retention=get("retention", None, _retention),
             cron=cron,
             every=every,
@@ -445,6 +494,10 @@ def _priority(value: Any) -> int:
 
 def _attempts(value: Any) -> int:
     return limits.in_range(_positive_int(value), 1, limits.MAX_ATTEMPTS, "max_attempts")
+
+
+def _command_attempts(value: Any) -> int:
+    return limits.in_range(_positive_int(value), 1, limits.MAX_ATTEMPTS, "command_max_attempts")
 
 
 def _threads(value: Any) -> int:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from jobctl import recovery, runner, stop_signals, systemd
+from jobctl import capture, recovery, runner, stop_signals, systemd, type_globs
 from jobctl.config import describe
 from jobctl.config_watch import CHECK_SECONDS, ConfigWatch
 from jobctl.daemon_log import DaemonLog
@@ -49,7 +49,13 @@ HEARTBEAT_SECONDS = 1.0
 SHORT_JOB_SECONDS = 0.05  # work claimed ahead per thread, at most (see _capacity)
 MAX_AHEAD_PER_THREAD = 128  # short jobs claimed ahead per thread, at most
 REFILL_PER_THREAD = 16  # wake the coordinator when fewer are left waiting
-HOOK_WAIT_SECONDS = 30.0  # how long an exiting daemon waits for on_failure hooks
+HOOK_WAIT_SECONDS = 30.0  # how long an exiting daemon waits for hooks
+HOOK_TIMEOUT_SECONDS = 300.0  # a hook running longer: SIGTERM, SIGKILL after kill_grace
+HOOKS_OF = {  # a job's final state: the hooks it runs, in this order
+    "succeeded": ("on_success", "on_finish"),
+    "failed": ("on_failure", "on_finish"),
+    "cancelled": ("on_finish",),
+}
 DRAIN_RETRY_WINDOW = 60.0  # --drain waits for retries due this soon (see _retries_soon)
 WAIT_OUT_MAX_SECONDS = 5.0  # a full disk: try again at most this long after the last failure
 LOST_KILL_GRACE = 1.0  # a job or worker another daemon took over: SIGKILL this soon after SIGTERM
@@ -91,6 +97,7 @@ class Daemon:
         *,
         concurrency: int | None = None,
         queues: list[str] | None = None,
+        types: list[str] | None = None,
         drain: bool = False,
         schedules: bool = True,
         workers: bool = True,
@@ -103,6 +110,9 @@ class Daemon:
         self.db_path = db_path
         self.concurrency = concurrency or config.concurrency or max(4, os.cpu_count() or 1)
         self.queues = queues
+        # --types globs; _use_config resolves them to type names (see type_globs.py).
+        self.type_patterns = types
+        self.types: list[str] | None = None
         self.drain = drain
         self.schedules_on = schedules
         self.run_schedules = schedules and any(t.scheduled for t in config.jobs.values())
@@ -116,7 +126,7 @@ class Daemon:
         # Workers append, the coordinator pops: deque's append and popleft
         # are atomic, and checking an empty deque costs next to nothing.
         # (Output goes to each Running's own bounded OutputTail.)
-        self.logs: deque[tuple[int, int, float, str, str | None]] = deque()
+        self.logs: deque[tuple[int, int, float, str, str | None, str]] = deque()
         self.done: deque[tuple[Running, Outcome]] = deque()
         self.pids: deque[tuple[int, int, int, float | None]] = deque()
         self.running: dict[int, Running] = {}
@@ -138,11 +148,18 @@ class Daemon:
     def _use_config(self, config: Config) -> None:
         """Serve `config` from now on: at start, and at each reload."""
         self.config = config
+        if self.type_patterns is not None:
+            # The daemon only runs the types it knows: the globs become names.
+            self.types = type_globs.resolve(self.type_patterns, config.jobs)
         self._queue_caps = {n: q.concurrency for n, q in config.queues.items() if q.concurrency}
         self._type_caps = {n: t.concurrency for n, t in config.jobs.items() if t.concurrency}
         for name, job_type in config.jobs.items():
-            if job_type.scheduled and job_type.overlap == "queue":
-                # Runs that overlap wait in the queue: one of the type at a time.
+            one_at_a_time = job_type.overlap == "queue" or (
+                job_type.overlap == "skip" and job_type.catch_up == "all"
+            )
+            if job_type.scheduled and one_at_a_time:
+                # Runs that overlap wait in the queue: one of the type at a time
+                # (with "skip", the runs catch_up = "all" owes, queued together).
                 self._type_caps[name] = 1
 
     # -- signals: a counter only ------------------------------------------------
@@ -199,9 +216,12 @@ class Daemon:
         started = f"daemon {self.id} started: pid {pid}, {self.concurrency} threads"
         self._log(None, f"{started}, {self._served()}")
         self.systemd.ready(f"daemon {self.id}: {self.concurrency} threads")
+        # print() and logging in a thread handler: its attempt's output (capture.py).
+        capture.install()
         try:
             self._loop()
         finally:
+            capture.restore()  # first: nothing below can skip it
             self.systemd.stopping()  # said already, unless a fatal error ends the loop
             for _ in threads:
                 self.todo.put(None)
@@ -359,20 +379,21 @@ class Daemon:
         produced = self._take_produced(all_output=flush)
         free = self._capacity() - len(self.running) + len(produced.done)
         due = timers.due is not None and now >= timers.due
+        retries: dict[int, float] = {}  # the jobs that will be tried again: when
         try:
             with store.transaction():
-                failed = self._record(produced, now)
+                failed = self._record(produced, now, retries=retries)
                 claimed = []
                 if claiming and free > 0 and (changed or due or produced.done):
                     claimed = self._claim(now, free)
         except BaseException:
             self._give_back(produced)  # nothing was written: write it next time
             raise
-        self._after_commit(produced.done, failed, claimed)
+        self._after_commit(produced.done, failed, claimed, retries)
         if claiming:
             if free > 0 and len(claimed) < free and (changed or due or produced.done):
                 # Nothing more is ready now: ask when something will be.
-                timers.due = store.next_run_at(self.queues)
+                timers.due = store.next_run_at(self.queues, self.types)
                 if timers.due is not None and timers.due <= now and not claimed:
                     # Due, but held back by a concurrency cap: wait for a
                     # change (a job ending) instead of asking again at once.
@@ -433,7 +454,8 @@ class Daemon:
             self.supervisor = self._new_supervisor()
             timers.worker = 0.0
         why = "SIGHUP" if asked else "the file changed"
-        self._log(None, f"reloaded ({why}): {describe(config)}")
+        served = f"; {self._type_filter()}" if self.type_patterns is not None else ""
+        self._log(None, f"reloaded ({why}): {describe(config)}{served}")
         if asked:
             self.systemd.ready(f"reloaded: {describe(config)}")
         return True
@@ -604,6 +626,7 @@ class Daemon:
             queues=self.queues,
             queue_caps=self._queue_caps,
             type_caps=self._type_caps,
+            types=self.types,
         )
         limit = self.config.output_limit
         items = [Running(c.job, c.attempt, limit) for c in claimed]
@@ -637,9 +660,15 @@ class Daemon:
         for item, start, data in produced.outputs:
             item.output.give_back(start, data)  # bounded: a tail keeps output_limit
 
-    def _record(self, produced: _Produced, now: float, more: Sequence[Outcome] = ()) -> list[Job]:
+    def _record(
+        self,
+        produced: _Produced,
+        now: float,
+        more: Sequence[Outcome] = (),
+        retries: dict[int, float] | None = None,
+    ) -> list[Job]:
         """Write what the workers produced (and `more` outcomes); the jobs
-        that failed for good."""
+        that failed for good (those to be retried go into `retries`)."""
         if not (produced or more):
             return []
         return self.store.record(
@@ -650,6 +679,7 @@ class Daemon:
             self.config.output_limit,
             self._retry_delay,
             produced.pids,
+            retries,
         )
 
     def _after_commit(
@@ -657,26 +687,45 @@ class Daemon:
         ended: list[tuple[Running, Outcome]],
         failed: list[Job],
         claimed: list[Running],
+        retries: dict[int, float] | None = None,
     ) -> None:
-        """Log, hand claimed jobs to the workers, run on_failure hooks: only once committed."""
+        """Log, hand claimed jobs to the workers, run hooks: only once committed."""
         for item, _ in ended:
             self.running.pop(item.job.id, None)
         mono = time.monotonic()
+        retries = retries or {}
         failed_ids = {job.id for job in failed}
+        hooked = []  # jobs that may have ended for good, of types with hooks for that
         for item, outcome in ended:
-            if outcome.outcome in ("failed", "timed_out") and item.job.id not in failed_ids:
+            will_retry: bool | None = None
+            if outcome.outcome in ("failed", "timed_out"):
+                will_retry = item.job.id in retries
+            if item.job.id in retries:
                 self.retrying.add(item.job.id)
             else:
                 self.retrying.discard(item.job.id)
+                if (
+                    outcome.outcome != "interrupted"
+                    and item.job.id not in failed_ids
+                    and (self._hook(item.job, "on_success") or self._hook(item.job, "on_finish"))
+                ):
+                    hooked.append(item.job.id)
             # Run time, as the worker measured it: not the wait to be recorded.
             took = item.took if item.took is not None else mono - item.started
             self.typical_seconds += (took - self.typical_seconds) * 0.2
             what = outcome.outcome + (
                 f": {outcome.error}" if outcome.error not in (None, outcome.outcome) else ""
             )
-            self._log(item.job, what, item.number, took)
+            self._log(item.job, what, item.number, took, will_retry, retries.get(item.job.id))
         for job in failed:
-            self._on_failure(job)
+            self._run_hooks(job)
+        for job_id in hooked:  # succeeded, or cancelled while it ran (read after commit)
+            try:
+                job = self.store.get(job_id)
+            except JobctlError:  # purged meanwhile, or the database busy: no hook
+                continue
+            if job.state in ("succeeded", "cancelled"):
+                self._run_hooks(job)
         for item in claimed:
             self.running[item.job.id] = item
             self._log(item.job, "started", item.number)
@@ -735,7 +784,7 @@ class Daemon:
             outcomes, [], [], now, self.config.output_limit, self._retry_delay
         )
         for job in failed:
-            self._on_failure(job)
+            self._run_hooks(job)
 
     def _abandon(self, now: float) -> None:
         """Give back the jobs whose threads would not stop (what did end is kept)."""
@@ -746,40 +795,71 @@ class Daemon:
             for item in self.running.values()
             if item.job.id not in ended
         ]
+        retries: dict[int, float] = {}
         try:
-            failed = self._record(produced, now, interrupted)
+            failed = self._record(produced, now, interrupted, retries)
         except BaseException:
             self._give_back(produced)  # a full disk: the real outcomes, next try
             raise
-        self._after_commit(produced.done, failed, [])
+        self._after_commit(produced.done, failed, [], retries)
         self.running.clear()
 
-    def _on_failure(self, job: Job) -> None:
+    def _hook(self, job: Job, name: str) -> str | None:
+        """A hook's command: the job type's (which defaults to the top-level
+        one), or the top-level one for an ad hoc command."""
         job_type = self._job_type(job)
-        if job_type is None or not job_type.on_failure:
+        return getattr(job_type if job_type is not None else self.config, name)
+
+    def _run_hooks(self, job: Job) -> None:
+        """Run the hooks of a job that ended for good, once, in a thread:
+        on_success or on_failure, then on_finish; each gets the job as JSON on stdin."""
+        commands = [(name, self._hook(job, name)) for name in HOOKS_OF.get(job.state, ())]
+        commands = [(name, command) for name, command in commands if command]
+        if not commands:
             return
         import shlex
 
-        argv = shlex.split(job_type.on_failure)
+        job_type = self._job_type(job)
+        grace = job_type.kill_grace if job_type is not None else self.config.kill_grace
         data = json.dumps(job.to_json()).encode()
 
-        def run_hook() -> None:
-            try:
-                subprocess.run(
-                    argv,
-                    input=data,
-                    cwd=self.config_dir,
-                    timeout=300,
-                    check=False,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                self._log(job, f"on_failure did not run: {exc}")
+        def run_hooks() -> None:
+            for name, command in commands:
+                self._run_hook(job, name, shlex.split(command), data, grace)
 
-        hook = threading.Thread(target=run_hook, daemon=True)
+        hook = threading.Thread(target=run_hooks, daemon=True)
         hook.start()
         self.hooks = [h for h in self.hooks if h.is_alive()] + [hook]
+
+    def _run_hook(self, job: Job, name: str, argv: list[str], data: bytes, grace: float) -> None:
+        """One hook, in its own process group: one that hangs gets SIGTERM
+        after HOOK_TIMEOUT_SECONDS, and SIGKILL kill_grace later, as a job does."""
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=self.config_dir,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._log(job, f"{name} did not run: {exc}")
+            return
+        try:
+            proc.communicate(data, timeout=HOOK_TIMEOUT_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        self._log(job, f"{name} did not finish in {HOOK_TIMEOUT_SECONDS:.0f}s: stopped")
 
     # -- worker threads --------------------------------------------------------
 
@@ -802,7 +882,9 @@ class Daemon:
                 number,
                 job_type,
                 output=item.output.write,
-                log=lambda message, data, item=item: self._log_line(item, message, data),
+                log=lambda message, data, level, item=item: self._log_line(
+                    item, message, data, level
+                ),
                 stop_reason=lambda item=item: item.stop_reason,
                 shutting_down=lambda item=item: item.stop_reason is not None or self.stopping,
                 started=lambda pid, j=job.id, n=number: self.pids.append(
@@ -832,7 +914,7 @@ class Daemon:
                 # for many jobs costs hardly more than a pass for one.
                 self.wake.set()
 
-    def _log_line(self, item: Running, message: str, data: dict | None) -> None:
+    def _log_line(self, item: Running, message: str, data: dict | None, level: str) -> None:
         """A ctx.log() line, for the coordinator to store; bounded like output:
         a handler logging in a loop while the disk is full must not fill memory."""
         if len(self.logs) >= MAX_PENDING_LOG_LINES:
@@ -841,14 +923,14 @@ class Daemon:
         at = time.time()
         if item.logs_dropped:
             note = f"{item.logs_dropped} log lines not kept (too many waiting to be stored)"
-            self.logs.append((item.job.id, item.number, at, note, None))
+            self.logs.append((item.job.id, item.number, at, note, None, "warning"))
             item.logs_dropped = 0
         if len(message) > MAX_LOG_CHARS:
             message = message[:MAX_LOG_CHARS] + f"... ({len(message)} characters)"
         text = json.dumps(data, default=str) if data else None
         if text is not None and len(text) > MAX_LOG_CHARS:
             text = json.dumps({"truncated": text[:MAX_LOG_CHARS]})
-        self.logs.append((item.job.id, item.number, at, storable(message), text))
+        self.logs.append((item.job.id, item.number, at, storable(message), text, level))
 
     # -- logging -----------------------------------------------------------------
 
@@ -864,13 +946,27 @@ class Daemon:
             if off and getattr(self.config, what)
         ]
         where = [f"queues {queues}" if queues else "all queues", f"database {self.db_path}"]
+        if self.type_patterns is not None:
+            where.insert(1, self._type_filter())
         return "; ".join([*where, describe(self.config), *skipped])
 
+    def _type_filter(self) -> str:
+        """For the start line and reloads: the --types globs, and what they take."""
+        globs = ", ".join(f'"{p}"' for p in self.type_patterns or ())
+        names = [n or "ad hoc commands" for n in self.types or ()]
+        return f"types {globs} ({', '.join(names) if names else 'no type in jobs.toml matches'})"
+
     def _log(
-        self, job: Job | None, what: str, attempt: int | None = None, took: float | None = None
+        self,
+        job: Job | None,
+        what: str,
+        attempt: int | None = None,
+        took: float | None = None,
+        will_retry: bool | None = None,
+        retry_at: float | None = None,
     ) -> None:
         """Queue one log line; _flush_log writes them, once per pass of the loop."""
-        self.log.add(getattr(self, "id", None), job, what, attempt, took)
+        self.log.add(getattr(self, "id", None), job, what, attempt, took, will_retry, retry_at)
 
     def _flush_log(self) -> None:
         self.log.flush()
@@ -902,7 +998,7 @@ class _Produced(NamedTuple):
     done: list[tuple[Running, Outcome]]
     pids: list[tuple[int, int, int, float | None]]
     outputs: list[tuple[Running, int, bytes]]  # (job, where the piece starts, its bytes)
-    logs: list[tuple[int, int, float, str, str | None]]
+    logs: list[tuple[int, int, float, str, str | None, str]]
 
     def __bool__(self) -> bool:
         return bool(self.done or self.pids or self.outputs or self.logs)

@@ -4,7 +4,7 @@ User text in a line (a command, a type name, an error) has its control
 characters escaped, as in every place jobctl writes for a person: a log
 followed in a terminal must not be retitled or cleared by a job.
 
-Lines are queued by any thread (on_failure hooks log too) and written once
+Lines are queued by any thread (hooks log too) and written once
 per pass of the coordinator's loop, so a pass that starts a hundred jobs
 makes one write.
 
@@ -33,6 +33,11 @@ INFO, WARNING, ERROR = 6, 4, 3  # syslog priorities
 _JOB_LINES = (
     ("failed: internal error", ERROR),  # a bug in jobctl, not in the job
     ("on_failure did not run", ERROR),
+    ("on_success did not run", ERROR),
+    ("on_finish did not run", ERROR),
+    ("on_failure did not finish", ERROR),
+    ("on_success did not finish", ERROR),
+    ("on_finish did not finish", ERROR),
     ("failed", WARNING),
     ("timed_out", WARNING),
     ("recovered", WARNING),
@@ -71,7 +76,11 @@ class DaemonLog:
         what: str,
         attempt: int | None = None,
         took: float | None = None,
+        will_retry: bool | None = None,
+        retry_at: float | None = None,
     ) -> None:
+        """One line; `will_retry` (and `retry_at`, when it will) for failed and
+        timed_out attempts."""
         now = self.clock()
         if self.format == "json":
             record = {"at": iso(now), "event": what, "daemon": daemon_id}
@@ -79,6 +88,10 @@ class DaemonLog:
                 record |= {"job": job.id, "type": job.type or job.label, "attempt": attempt}
             if took is not None:
                 record["seconds"] = round(took, 3)
+            if will_retry is not None:
+                record["will_retry"] = will_retry
+                if will_retry and retry_at is not None:
+                    record["retry_at"] = iso(retry_at)
             self._lines.append(json.dumps(record))
             return
         if self.journal:
@@ -96,6 +109,8 @@ class DaemonLog:
         parts.append(safe(what))  # it may quote a job's error or a worker's name
         if took is not None:
             parts.append(f"({took:.3f}s)")
+        if will_retry and retry_at is not None:
+            parts.append("retrying at " + time.strftime("%H:%M:%S", time.localtime(retry_at)))
         line = " ".join(parts)
         if self.journal:
             line = f"<{priority(job, what)}>{line}"

@@ -46,6 +46,7 @@ _MIGRATION_FILES = (
     "007_lean_jobs.sql",
     "008_run_tokens.sql",
     "009_output_pieces.sql",
+    "010_log_levels.sql",
 )
 MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)

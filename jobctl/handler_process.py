@@ -4,9 +4,10 @@
     python -m jobctl.handler_process --worker MODULE:FUNCTION
 
 Reads {"job": ..., "payload": ...} from stdin, calls the handler, and
-reports on REPORT_FD as JSON lines: {"log": ..., "data": ...} for each
-ctx.log(), then {"result": JSON text} or {"error": message}.  What the
-handler prints is the attempt's output, as for a command.  SIGUSR1 (the
+reports on REPORT_FD as JSON lines: {"log": ..., "data": ..., "level": ...}
+for each ctx.log() or ctx.log.error() etc., then {"result": JSON text} or
+{"error": message}.  What the handler prints (logging too: on stderr, which
+is the same pipe) is the attempt's output, as for a command.  SIGUSR1 (the
 daemon begins to stop) and SIGTERM (a timeout, a cancel, the end of
 shutdown_grace) make ctx.shutting_down() true; SIGKILL follows SIGTERM
 after kill_grace.  A handler that raises jobctl.Interrupted reports
@@ -47,13 +48,16 @@ class ProcessContext(_StopsOnSigterm):
     """The `ctx` a handler receives, in its own process."""
 
     def __init__(self, channel: TextIO) -> None:
+        from jobctl.runner import HandlerLog
+
         super().__init__()
         self.job: Any = None  # set once read from stdin
         self._channel = channel
+        self.log = HandlerLog(self._keep)
 
-    def log(self, message: str, **data: Any) -> None:
-        """Keep a line with this attempt: `jobctl logs` and the TUI show it."""
-        line = {"log": str(message), "data": data or None}
+    def _keep(self, message: str, data: dict[str, Any] | None, level: str) -> None:
+        """A line kept with this attempt: `jobctl logs` and the TUI show it."""
+        line = {"log": message, "data": data, "level": level}
         self._channel.write(json.dumps(line, default=str) + "\n")
 
 
@@ -62,9 +66,16 @@ class WorkerContext(_StopsOnSigterm):
 
     job = None
 
-    def log(self, message: str, **data: Any) -> None:
-        extra = "".join(f" {k}={v}" for k, v in data.items())
-        print(f"{message}{extra}", flush=True)
+    def __init__(self) -> None:
+        from jobctl.runner import HandlerLog
+
+        super().__init__()
+        self.log = HandlerLog(self._print)
+
+    def _print(self, message: str, data: dict[str, Any] | None, level: str) -> None:
+        extra = "".join(f" {k}={v}" for k, v in (data or {}).items())
+        label = "" if level == "info" else f"{level.upper()} "
+        print(f"{label}{message}{extra}", flush=True)
 
 
 def _job_view(job: dict[str, Any], payload: Any) -> Any:

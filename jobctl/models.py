@@ -163,21 +163,27 @@ class Event(NamedTuple):
 
 
 class LogLine(NamedTuple):
-    """A line a handler kept with ctx.log(message, **data)."""
+    """A line a handler kept with ctx.log(message, **data), or ctx.log.error(...) etc."""
 
     job_id: int
     attempt: int
     at: float
     message: str
     data: dict[str, Any] | None
+    level: str = "info"  # debug, info, warning or error
 
     def text(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in (self.data or {}).items())
         return f"{self.message} {extra}" if extra else self.message
 
+    def labelled(self) -> str:
+        """As `jobctl logs`, `show` and the TUI show it: "ERROR message k=v"."""
+        return f"{self.level.upper()} {self.text()}"
+
     def to_json(self) -> dict[str, Any]:
         return {"attempt": self.attempt, "at": iso(self.at), "message": self.message} | {
-            "data": self.data
+            "data": self.data,
+            "level": self.level,
         }
 
 
@@ -199,7 +205,9 @@ class JobType(NamedTuple):
     retry_max_delay: float = 3600.0
     concurrency: int | None = None
     unique: bool | str = False
-    on_failure: str | None = None
+    on_failure: str | None = None  # hooks: the job as JSON on stdin, once per job end
+    on_success: str | None = None
+    on_finish: str | None = None  # after any final state: succeeded, failed, cancelled
     retention: float | None = None  # seconds: overrides the top-level retention
     cron: str | None = None
     every: float | None = None
@@ -247,10 +255,16 @@ class Config(NamedTuple):
     kill_grace: float = 10.0
     lease: float = 30.0  # a daemon on another host is presumed dead this long after its heartbeat
     retention: float | None = None  # seconds: purge ended jobs older than this; None: keep
+    timeout: float | None = None  # seconds: of a job whose type (or `add`) sets none
+    command_max_attempts: int = 1  # of an ad hoc command without --max-attempts
     # Shared empty defaults are safe: nothing ever mutates a Config.
     jobs: dict[str, JobType] = {}
     queues: dict[str, QueueSpec] = {}
     workers: dict[str, WorkerSpec] = {}
+    # Hooks for ad hoc commands, and the defaults of job types that set none.
+    on_failure: str | None = None
+    on_success: str | None = None
+    on_finish: str | None = None
 
     @property
     def schedules(self) -> list[JobType]:

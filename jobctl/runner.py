@@ -37,7 +37,7 @@ class Attempt:
         job_type: JobType | None,
         *,
         output: Callable[[bytes], None],
-        log: Callable[[str, dict[str, Any] | None], None],
+        log: Callable[[str, dict[str, Any] | None, str], None],  # message, data, level
         stop_reason: Callable[[], str | None],
         kill_grace: float,
         config_dir: str | None,
@@ -263,6 +263,35 @@ def _supervise(attempt: Attempt, proc: subprocess.Popen[bytes]) -> Outcome:
     return attempt.outcome("failed", exit_status=status, error=f"exit status {status}")
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class HandlerLog:
+    """`ctx.log`: ctx.log(message, **data) keeps an info line with the attempt
+    (`jobctl logs`, `show` and the TUI show it); ctx.log.debug(...),
+    .info(...), .warning(...) and .error(...) one of that level."""
+
+    __slots__ = ("_keep",)
+
+    def __init__(self, keep: Callable[[str, dict[str, Any] | None, str], None]) -> None:
+        self._keep = keep  # (message, data or None, level)
+
+    def __call__(self, message: str, **data: Any) -> None:
+        self._keep(str(message), data or None, "info")
+
+    def debug(self, message: str, **data: Any) -> None:
+        self._keep(str(message), data or None, "debug")
+
+    def info(self, message: str, **data: Any) -> None:
+        self._keep(str(message), data or None, "info")
+
+    def warning(self, message: str, **data: Any) -> None:
+        self._keep(str(message), data or None, "warning")
+
+    def error(self, message: str, **data: Any) -> None:
+        self._keep(str(message), data or None, "error")
+
+
 class Context:
     """The `ctx` a handler receives."""
 
@@ -270,10 +299,7 @@ class Context:
         job = attempt.job
         self.job = _JobView(job.id, job.type, attempt.number, job.payload, job.queue)
         self._attempt = attempt
-
-    def log(self, message: str, **data: Any) -> None:
-        """Keep a line with this attempt: `jobctl logs` and the TUI show it."""
-        self._attempt.log(str(message), data or None)
+        self.log = HandlerLog(attempt.log)
 
     def shutting_down(self) -> bool:
         """True once the daemon wants this job to stop: from its first stop
@@ -304,6 +330,15 @@ def load_handler(spec: str) -> Callable[..., Any]:
 
 
 def run_handler(attempt: Attempt, spec: str) -> Outcome:
+    from jobctl.capture import routed_to
+
+    # What this thread prints or logs meanwhile is the attempt's output (once
+    # the daemon installed capture.py's streams; without, routed_to does nothing).
+    with routed_to(attempt.output):
+        return _run_handler(attempt, spec)
+
+
+def _run_handler(attempt: Attempt, spec: str) -> Outcome:
     try:
         function = load_handler(spec)
     except Exception as exc:
@@ -352,7 +387,9 @@ def run_handler_in_process(attempt: Attempt, spec: str) -> Outcome:
                 except ValueError:
                     continue
                 if "log" in message:
-                    attempt.log(str(message["log"]), message.get("data"))
+                    level = message.get("level")
+                    level = level if level in LOG_LEVELS else "info"
+                    attempt.log(str(message["log"]), message.get("data"), level)
                 else:
                     report.update(message)
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 import apsw
 
+from jobctl import type_globs
 from jobctl.db import Q, explain, open_db, write
 from jobctl.errors import NoSuchJob, WrongState
 from jobctl.models import (
@@ -47,9 +48,13 @@ _CLAIMED_JOBS = (
     " WHERE id IN (SELECT value FROM json_each(:ids))"
     " AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now"
 )
-# `ls` leaves out what a listing never shows and can be large.
+# `ls` leaves out what a listing never shows and can be large; the page's
+# payloads and results are read on their own (Store._with_payloads).
 _LIST_COLUMNS = (
     _JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
+)
+_PAYLOADS_OF = (
+    "SELECT id, payload, result FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))"
 )
 
 # add_batch reads its payloads from the spool and sends them to SQLite as
@@ -104,6 +109,10 @@ class Store:
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # `--type` globs of ls, retry and purge (see type_globs.py).
+        conn.create_scalar_function(
+            "jobctl_type_glob", type_globs.sql_function, 2, deterministic=True
+        )
         self._joining = False  # inside transaction(): writes share one transaction
         self._begun = False  # ... which the first of them began
 
@@ -303,10 +312,12 @@ class Store:
         before_id: int | None = None,
         after_id: int | None = None,
         text: str | None = None,
+        types: Sequence[str] | None = None,
     ) -> list[Job]:
         """Jobs newest first, filtered; `before_id` pages backwards, `after_id` forwards.
 
-        `text` matches the type, the command and the error (case-insensitive).
+        `text` matches the type, the command and the error (case-insensitive);
+        `types` are globs over the type (see type_globs.py).
         """
         # Only the filters given become SQL, so that the planner can use the
         # (state, id) index: `? IS NULL OR state = ?` would defeat it.
@@ -315,6 +326,9 @@ class Store:
             if value is not None:
                 filters.append(f"{name} = ?")
                 filter_params.append(value)
+        if types:
+            filters.append("jobctl_type_glob(type, ?)")
+            filter_params.append(json.dumps(list(types)))
         if text:
             filters.append(
                 "(coalesce(type, '') || ' ' || coalesce(command, '') || ' '"
@@ -346,7 +360,7 @@ class Store:
             )
             found = self._rows(sql, [*bound_params, RECENT_ROWS, state, *filter_params, limit])
             if len(found) == limit:
-                return [_job(row) for row in found]
+                return self._with_payloads(found)
         if state in (State.QUEUED, State.RUNNING):
             # Jobs not yet ended are in other indexes than jobs_state_id
             # (migration 7).  Take the newest ids from each (covering, unless
@@ -367,7 +381,26 @@ class Store:
                 params[:0] = [state]
             sql = _select_where(where) + tail
             params += tail_params
-        return [_job(row) for row in self._rows(sql, params)]
+        return self._with_payloads(self._rows(sql, params))
+
+    def _with_payloads(self, rows: list[Any]) -> list[Job]:
+        """list()'s jobs, with the payload and result of the page's rows only:
+        read with the rows, the large values of every row looked at (up to
+        RECENT_ROWS) would be copied along."""
+        jobs = [_job(row) for row in rows]
+        if not jobs:
+            return jobs
+        ids = json.dumps([job.id for job in jobs])
+        found = {
+            job_id: (payload, result)
+            for job_id, payload, result in self._rows(_PAYLOADS_OF, {"ids": ids})
+        }
+        return [
+            job._replace(payload=loads_json(found[job.id][0]), result=loads_json(found[job.id][1]))
+            if job.id in found
+            else job
+            for job in jobs
+        ]
 
     def finished_per_minute(self, since: float) -> list[tuple[int, str, int]]:
         """(minute, state, count) of jobs that succeeded or failed since `since`."""
@@ -398,7 +431,7 @@ class Store:
 
     def log_lines(self, job_id: int, attempt: int, after: int = 0) -> list[LogLine]:
         rows = self._rows(Q["log_lines_of"], {"id": job_id, "attempt": attempt, "after": after})
-        return [LogLine(r[0], r[1], r[2], r[3], loads_json(r[4])) for r in rows]
+        return [LogLine(r[0], r[1], r[2], r[3], loads_json(r[4]), r[5]) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
         """{queue: {state: count}} over every job."""
@@ -418,13 +451,19 @@ class Store:
 
         All or nothing: an unknown id or a finished job changes nothing.
         Returns {id: "cancelled" | "cancelling"}.  Queued jobs waiting on a
-        cancelled job are cancelled with it.
+        cancelled job are cancelled with it, so a set may hold a job and
+        one waiting on it in either order: each job's state is read before
+        any is cancelled.
         """
         outcome: dict[int, str] = {}
+        job_ids = list(job_ids)
         with self._writing():
+            before = {job_id: self._state(job_id) for job_id in job_ids}
             for job_id in job_ids:
                 state = self._state(job_id)
-                if state == State.QUEUED:
+                if state == State.CANCELLED and before[job_id] == State.QUEUED:
+                    outcome[job_id] = "cancelled"  # with a job earlier in the set
+                elif state == State.QUEUED:
                     self._cancel_queued(job_id, now, "cancelled by request")
                     outcome[job_id] = "cancelled"
                 elif state == State.RUNNING:
@@ -474,23 +513,42 @@ class Store:
                 done.append(job_id)
         return done
 
-    def failed_ids(self, *, type: str | None = None, queue: str | None = None) -> list[int]:
+    def failed_ids(
+        self,
+        *,
+        type: str | None = None,
+        queue: str | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Failed jobs' ids; `types`: globs over the type (see type_globs.py)."""
+        if types:
+            params = {"types": json.dumps(list(types)), "queue": queue}
+            return [row[0] for row in self._rows(Q["retryable_ids_types"], params)]
         return [row[0] for row in self._rows(Q["retryable_ids"], {"type": type, "queue": queue})]
 
-    def purge(self, cutoff: float, states: Sequence[str]) -> int:
-        """Delete jobs in `states` that finished before `cutoff`, with their history."""
+    def purge(
+        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+    ) -> int:
+        """Delete jobs in `states` that finished before `cutoff`, with their history
+        (of the types the globs in `types` match, if given)."""
         with self._writing():
             self.conn.execute(Q["purge_prepare"])
             params = {"states": json.dumps(list(states)), "cutoff": cutoff}
-            self.conn.execute(Q["purge_select"], params)
+            if types:
+                params["types"] = json.dumps(list(types))
+            self.conn.execute(Q["purge_select_types" if types else "purge_select"], params)
             count = self.conn.changes()
             self.conn.execute(Q["purge_delete"])
         return count
 
-    def purge_count(self, cutoff: float, states: Sequence[str]) -> dict[str, int]:
+    def purge_count(
+        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+    ) -> dict[str, int]:
         """What purge() would delete, per state: `purge --dry-run`."""
         params = {"states": json.dumps(list(states)), "cutoff": cutoff}
-        return dict(self._rows(Q["purge_count"], params))
+        if types:
+            params["types"] = json.dumps(list(types))
+        return dict(self._rows(Q["purge_count_types" if types else "purge_count"], params))
 
     def purge_batch(
         self,
@@ -608,9 +666,12 @@ class Store:
 
     # -- schedules ---------------------------------------------------------
 
-    def schedule_rows(self) -> dict[str, tuple[float | None, int | None, float | None]]:
-        """{schedule: (last due time, last job id, when it last fired)}."""
-        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(Q["schedule_rows"])}
+    def schedule_rows(
+        self,
+    ) -> dict[str, tuple[float | None, int | None, float | None, float | None]]:
+        """{schedule: (last due time, last job id, when it last fired, the due
+        time of its latest run: None if it never ran)}."""
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in self._rows(Q["schedule_rows"])}
 
     def schedule_last_due(self, name: str) -> float | None:
         return self._value(Q["schedule_last_due"], {"name": name})
@@ -630,23 +691,26 @@ class Store:
         due time, insert a job per due time (the unique index on (schedule,
         due_at) backs this up), and move last_due forward.  With overlap
         "skip", a due time whose previous run is still queued or running is
-        recorded as a `skipped` event on that run instead.  Returns
-        [(due time, job id or None when skipped)].
+        recorded as a `skipped` event on that run instead.  "Previous" means
+        from before this call: the runs one call owes (catch_up = "all") are
+        all enqueued, oldest first (the daemon runs them one at a time).
+        Returns [(due time, job id or None when skipped)].
         """
         fired: list[tuple[float, int | None]] = []
         with self._writing():
             conn = self.conn
             due_times, new_last = decide(self._value(Q["schedule_last_due"], {"name": name}))
             last_job = None
+            busy = []
+            if overlap == "skip" and due_times:
+                busy = conn.execute(Q["schedule_busy"], {"name": name}).fetchall()
             for due in due_times:
-                if overlap == "skip":
-                    busy = conn.execute(Q["schedule_busy"], {"name": name}).fetchall()
-                    if busy:
-                        job_id, state = busy[0]
-                        detail = f"the run due {iso(due)} was skipped: this one is still {state}"
-                        self._event(job_id, now, "skipped", None, detail)
-                        fired.append((due, None))
-                        continue
+                if busy:
+                    job_id, state = busy[0]
+                    detail = f"the run due {iso(due)} was skipped: this one is still {state}"
+                    self._event(job_id, now, "skipped", None, detail)
+                    fired.append((due, None))
+                    continue
                 try:
                     last_job = self._insert_one(make_job(due), now, {})
                 except apsw.ConstraintError:
@@ -858,8 +922,11 @@ class Store:
         rows = self._rows(Q["worker_run_ended_yet"], {"name": name, "number": number})
         return bool(rows[0][0]) if rows else None
 
-    def next_run_at(self, queues: Sequence[str] | None = None) -> float | None:
-        """When the next job due in an unpaused queue (of `queues`, if given) is due.
+    def next_run_at(
+        self, queues: Sequence[str] | None = None, types: Sequence[str] | None = None
+    ) -> float | None:
+        """When the next job due in an unpaused queue (of `queues`, if given) is due;
+        with `types` (type names, "" for ad hoc commands), the next of those types.
 
         A skip-scan of jobs_ready: per queue, per priority level, the first
         entry is that level's earliest run_at.  A few seeks for the usual
@@ -870,6 +937,12 @@ class Store:
         soonest = None
         for (queue,) in self._rows(Q["ready_queues"]):
             if queue in paused or (queues is not None and queue not in queues):
+                continue
+            if types is not None:  # type is not in jobs_ready: one scan of the queue
+                params = {"queue": queue, "types": json.dumps(list(types))}
+                run_at = self._value(Q["first_run_at_types"], params) if types else None
+                if run_at is not None and (soonest is None or run_at < soonest):
+                    soonest = run_at
                 continue
             level = self._value(Q["top_priority"], {"queue": queue})
             while level is not None:
@@ -889,12 +962,16 @@ class Store:
         queues: list[str] | None = None,
         queue_caps: dict[str, int] | None = None,
         type_caps: dict[str, int] | None = None,
+        types: list[str] | None = None,
     ) -> list[Claimed]:
         """Claim up to `slots` due jobs, by priority, then run_at, then id.
 
         Paused queues are skipped, and so are queues and types at their
         concurrency cap (counted over every daemon on the database).
+        `types`: only jobs of these type names ("" for ad hoc commands).
         """
+        if types is not None and not types:
+            return []
         claimed: list[Claimed] = []
         with self._writing():
             conn = self.conn
@@ -917,7 +994,11 @@ class Store:
                 if limit <= 0:
                     continue
                 params = {"queue": name, "now": now, "limit": limit + (slots if type_caps else 0)}
-                rows = json.loads(conn.execute(Q["ready_in_queue"], params).fetchall()[0][0])
+                query = Q["ready_in_queue"]
+                if types is not None:
+                    params["types"] = json.dumps(types)
+                    query = Q["ready_in_queue_types"]
+                rows = json.loads(conn.execute(query, params).fetchall()[0][0])
                 candidates += [(-r[2], r[3], r[0], r[1], name) for r in rows]
             candidates.sort()
             chosen: list[int] = []
@@ -972,16 +1053,18 @@ class Store:
         self,
         outcomes: Sequence[Outcome],
         outputs: Sequence[tuple[int, int, int, bytes]],
-        logs: Sequence[tuple[int, int, float, str, str | None]],
+        logs: Sequence[tuple[int, int, float, str, str | None, str]],
         now: float,
         output_limit: int,
         retry_delay: Callable[[Job, Outcome], float],
         pids: Sequence[tuple[int, int, int, float | None]] = (),
+        retries: dict[int, float] | None = None,
     ) -> list[Job]:
         """Store process ids, output, log lines and finished attempts in one transaction.
 
         `retry_delay(job, outcome)` says how long a failed attempt waits
-        before the next one.  Returns the jobs that failed for good.
+        before the next one.  Returns the jobs that failed for good; the
+        jobs that will be tried again go into `retries`, {id: run_at}.
         """
         failed_for_good = []
         with self._writing():
@@ -995,17 +1078,16 @@ class Store:
                 cut = start + len(data) - output_limit
                 if cut > 0:  # pieces wholly before the last output_limit bytes go
                     conn.execute(Q["trim_output"], {"id": job_id, "number": number, "cut": cut})
-            for job_id, number, at, message, data in logs:
-                conn.execute(
-                    Q["add_log_line"],
-                    {"id": job_id, "attempt": number, "at": at, "message": message, "data": data},
-                )
+            for job_id, number, at, message, data, *level in logs:  # level: "info" if left out
+                params = {"id": job_id, "attempt": number, "at": at, "message": message}
+                params |= {"data": data, "level": level[0] if level else "info"}
+                conn.execute(Q["add_log_line"], params)
             succeeded = [o for o in outcomes if o.outcome == "succeeded"]
             if succeeded:
                 self._finish_succeeded(succeeded, now)
             for outcome in outcomes:
                 if outcome.outcome != "succeeded":
-                    job = self._finish_attempt(outcome, now, retry_delay)
+                    job = self._finish_attempt(outcome, now, retry_delay, retries)
                     if job is not None:
                         failed_for_good.append(job)
         return failed_for_good
@@ -1027,7 +1109,11 @@ class Store:
             conn.execute(Q["release_children_of_all"], {"ids": parents})
 
     def _finish_attempt(
-        self, outcome: Outcome, now: float, retry_delay: Callable[[Job, Outcome], float]
+        self,
+        outcome: Outcome,
+        now: float,
+        retry_delay: Callable[[Job, Outcome], float],
+        retries: dict[int, float] | None = None,
     ) -> Job | None:
         conn = self.conn
         job_id, number, kind = outcome.job_id, outcome.attempt, outcome.outcome
@@ -1080,6 +1166,8 @@ class Store:
             params = {"id": job_id, "run_at": now + delay, "error": outcome.error, "refund": 0}
             conn.execute(Q["job_requeued"], params)
             self._event(job_id, now, "retrying", number, f"in {delay:.1f}s: {outcome.error}")
+            if retries is not None:
+                retries[job_id] = now + delay
             return None
         params = {"id": job_id, "now": now, "error": outcome.error, "state": "failed"}
         conn.execute(Q["job_failed"], params)

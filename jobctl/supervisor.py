@@ -300,14 +300,16 @@ class Supervisor:
         self.log(f"worker {name}: {requested} requested")
         if requested in ("stop", "restart") and worker.run is not None:
             worker.run.stop_reason = requested  # its thread signals it (see stop_all)
+        # `held` is written at once: a daemon taking over after this one's
+        # death starts the worker again only if it is not held.
         if requested == "stop":
             worker.held, worker.next_start = True, None
-            if worker.run is None:
-                self._save(worker, "stopped")
+            self._save(worker, "stopped" if worker.run is None else worker.state)
         else:  # start, restart: a fresh start, failures forgotten
             worker.held, worker.restarts = False, 0
             if worker.run is None:
                 worker.next_start = now
+            self._save(worker, "starting" if worker.run is None else worker.state)
 
     def _start(self, worker: Worker, now: float) -> None:
         spec = worker.spec

@@ -39,7 +39,8 @@ def test_two_daemons_drain_1000_jobs_each_exactly_once(cli: Cli, write_config, d
 
 
 def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> None:
-    ids = [cli.ok("add", "--", "sleep", "30").strip() for _ in range(6)]
+    # Recovery counts as an attempt: an ad hoc command, run once by default, asks for more.
+    ids = [cli.ok("add", "--max-attempts", "3", "--", "sleep", "30").strip() for _ in range(6)]
     first = daemons.start("--concurrency", "6")
     wait_for(lambda: states(cli).get("running") == 6, what="6 running")
     # The pids are read back below, to check the processes went; a kill

@@ -90,7 +90,7 @@ SELECT finished_at IS NOT NULL FROM attempts WHERE job_id = :id AND number = :nu
 SELECT max(number) FROM attempts WHERE job_id = :id;
 
 -- name: log_lines_of
-SELECT job_id, attempt, at, message, data FROM job_logs
+SELECT job_id, attempt, at, message, data, level FROM job_logs
 WHERE job_id = :id AND attempt = :attempt AND id > :after ORDER BY id;
 
 -- name: add_event
@@ -118,6 +118,14 @@ WHERE id = :id AND state IN ('failed', 'cancelled');
 SELECT id FROM jobs
 WHERE state = 'failed' AND state IN ('succeeded', 'failed', 'cancelled')
   AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue)
+ORDER BY id;
+
+-- name: retryable_ids_types
+-- retryable_ids, of the types the globs in :types match (see type_globs.py).
+SELECT id FROM jobs
+WHERE state = 'failed' AND state IN ('succeeded', 'failed', 'cancelled')
+  AND jobctl_type_glob(type, :types)
   AND (:queue IS NULL OR queue = :queue)
 ORDER BY id;
 
@@ -170,6 +178,20 @@ DELETE FROM temp.purge_ids;
 SELECT state, count(*) FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
   AND id < (SELECT max(id) FROM jobs)
+GROUP BY state ORDER BY state;
+
+-- name: purge_select_types
+-- purge_select, of the types the globs in :types match (see type_globs.py).
+INSERT INTO temp.purge_ids (id)
+SELECT id FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
+  AND id < (SELECT max(id) FROM jobs) AND jobctl_type_glob(type, :types);
+
+-- name: purge_count_types
+-- purge_count, of the types the globs in :types match.
+SELECT state, count(*) FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
+  AND id < (SELECT max(id) FROM jobs) AND jobctl_type_glob(type, :types)
 GROUP BY state ORDER BY state;
 
 -- name: retention_scan
@@ -285,6 +307,24 @@ WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND priority < :below;
 SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
 WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND priority = :priority;
 
+-- name: ready_in_queue_types
+-- ready_in_queue for a daemon with --types: only the type names in :types
+-- (a JSON array, "" for ad hoc commands), resolved from its globs against
+-- jobs.toml.  type is not in jobs_ready: each entry's row is read, and
+-- ready jobs of other types ahead in the queue are stepped over.
+SELECT json_group_array(json_array(id, type, priority, run_at)) FROM (
+    SELECT id, type, priority, run_at FROM jobs INDEXED BY jobs_ready
+    WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
+      AND coalesce(type, '') IN (SELECT value FROM json_each(:types))
+    ORDER BY priority DESC, run_at, id LIMIT :limit);
+
+-- name: first_run_at_types
+-- The earliest run_at of a queue's ready jobs of the types in :types (as in
+-- ready_in_queue_types): next_run_at for a daemon with --types.
+SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
+WHERE state = 'queued' AND waiting = 0 AND queue = :queue
+  AND coalesce(type, '') IN (SELECT value FROM json_each(:types));
+
 -- name: running_per_queue
 SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
 
@@ -316,8 +356,8 @@ INSERT INTO attempt_output (job_id, number, start, data) VALUES (:id, :number, :
 DELETE FROM attempt_output WHERE job_id = :id AND number = :number AND start + length(data) <= :cut;
 
 -- name: add_log_line
-INSERT INTO job_logs (job_id, attempt, at, message, data)
-VALUES (:id, :attempt, :at, :message, :data);
+INSERT INTO job_logs (job_id, attempt, at, message, data, level)
+VALUES (:id, :attempt, :at, :message, :data, :level);
 
 -- name: end_attempt
 -- An attempt already ended (recovered while its daemon was thought dead) stays
@@ -378,7 +418,11 @@ SELECT id FROM jobs WHERE daemon_id = :id AND state = 'running' AND cancel_reque
 SELECT name FROM queues WHERE paused = 1;
 
 -- name: schedule_rows
-SELECT name, last_due, last_job_id, last_fired_at FROM schedules;
+-- last_due counts skipped due times and the moment a schedule was first
+-- seen; the due time of its latest run is that run's (when fired, if purged).
+SELECT s.name, s.last_due, s.last_job_id, s.last_fired_at,
+       coalesce((SELECT j.due_at FROM jobs j WHERE j.id = s.last_job_id), s.last_fired_at)
+FROM schedules s;
 
 -- name: schedule_last_due
 SELECT last_due FROM schedules WHERE name = :name;

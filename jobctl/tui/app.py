@@ -339,7 +339,7 @@ class JobctlApp(App):
                 literal(info.expression),
                 literal(info.timezone),
                 f"in {_ago(info.next_run - now)}" if info.next_run is not None else "-",
-                f"{_ago(now - info.last_due)} ago" if info.last_due else "-",
+                f"{_ago(now - info.last_due)} ago" if info.last_due is not None else "never",
                 f"job {job.id} {job.state.value}" if job else "-",
             )
 
@@ -406,8 +406,16 @@ class JobctlApp(App):
         self.poke.set()
 
     def action_view(self, name: str) -> None:
+        # Focus leaves the old view first: a hidden table keeping it would
+        # pass it to its neighbour there, and TabbedContent would switch back
+        # to the pane holding the focus (o and s did nothing from Workers).
+        self.main.set_focus(None)
         self.main.query_one("#views", TabbedContent).active = name
-        target = {"jobs": "#jobs-table", "workers": "#workers-table"}.get(name)
+        target = {
+            "jobs": "#jobs-table",
+            "schedules": "#schedules-table",
+            "workers": "#workers-table",
+        }.get(name)
         if target:
             self.main.query_one(target).focus()
 

@@ -148,7 +148,7 @@ class DetailScreen(Screen):
         for e in data.events:
             events.add_row(when(e.at), e.kind, e.attempt or "", literal(e.detail))
         self.query_one("#log", Static).update(
-            literal("\n".join(f"[{when(line.at)}] {line.text()}" for line in data.log) or "-")
+            literal("\n".join(f"[{when(line.at)}] {line.labelled()}" for line in data.log) or "-")
         )
         output = self.query_one("#output", Log)
         for number, lost, chunk in data.output:
