@@ -193,3 +193,22 @@ def read_line(stream: Any, timeout: float = 20.0) -> str:
     if not got:
         raise AssertionError(f"no line within {timeout:g}s")
     return got[0]
+
+
+def copies(marker: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains `marker`."""
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    pids = []
+    for pid in map(int, found.split()):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as file:
+                if file.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    pids.append(pid)
+        except FileNotFoundError:
+            pass
+    return pids
+
+
+def worker(cli: Cli, name: str) -> dict:
+    """The `jobctl workers --json` entry of one worker."""
+    return next(w for w in cli.json("workers")["workers"] if w["name"] == name)

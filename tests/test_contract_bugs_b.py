@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 
 import pytest
-from conftest import Cli, fail_one_line, wait_for
+from conftest import Cli, copies, fail_one_line, wait_for, worker
 
 import jobctl
 
@@ -20,24 +19,6 @@ def no_leftovers():
     yield
     for pid in copies("sleep 98"):
         os.kill(pid, signal.SIGKILL)
-
-
-def copies(marker: str) -> list[int]:
-    """Live (not zombie) processes whose command line contains `marker`."""
-    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
-    pids = []
-    for pid in map(int, found.split()):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as file:
-                if file.read().rsplit(b")", 1)[1].split()[0] != b"Z":
-                    pids.append(pid)
-        except FileNotFoundError:
-            pass
-    return pids
-
-
-def worker(cli: Cli, name: str) -> dict:
-    return next(w for w in cli.json("workers")["workers"] if w["name"] == name)
 
 
 def kill_owner(cli: Cli, name: str) -> None:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import JOBCTL, Cli, read_line, wait_for
+from conftest import JOBCTL, Cli, copies, read_line, wait_for, worker
 
 
 @pytest.fixture(autouse=True)
@@ -16,24 +16,6 @@ def no_leftovers():
     yield
     for pid in copies("sleep 97"):
         os.kill(pid, signal.SIGKILL)
-
-
-def copies(marker: str) -> list[int]:
-    """Live (not zombie) processes whose command line contains `marker`."""
-    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
-    pids = []
-    for pid in map(int, found.split()):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as file:
-                if file.read().rsplit(b")", 1)[1].split()[0] != b"Z":
-                    pids.append(pid)
-        except FileNotFoundError:
-            pass
-    return pids
-
-
-def worker(cli: Cli, name: str) -> dict:
-    return next(w for w in cli.json("workers")["workers"] if w["name"] == name)
 
 
 def runs(cli: Cli, name: str) -> list[tuple[float, int | None]]:
