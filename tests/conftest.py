@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -212,3 +213,19 @@ def copies(marker: str) -> list[int]:
 def worker(cli: Cli, name: str) -> dict:
     """The `jobctl workers --json` entry of one worker."""
     return next(w for w in cli.json("workers")["workers"] if w["name"] == name)
+
+
+def imports_of(cli: Cli, argv: list[str], packages: tuple[str, ...]) -> tuple[int, list[str]]:
+    """Run `jobctl ARGV` in a fresh interpreter: its exit status, and which
+    modules of `packages` it imported (the fast paths must import none)."""
+    code = (
+        "import sys\n"
+        "from jobctl.__main__ import main\n"
+        f"rc = main({argv!r})\n"
+        f"print(rc, sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli.env, cwd=cli.home
+    )
+    rc, _, modules = out.stdout.splitlines()[-1].partition(" ")
+    return int(rc), ast.literal_eval(modules)

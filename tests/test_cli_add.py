@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import JOBCTL, Cli, fail_one_line
+from conftest import JOBCTL, Cli, fail_one_line, imports_of
 
 CONFIG = """
 max_payload = "1KiB"
@@ -263,15 +263,5 @@ def test_debug_shows_the_traceback(cli: Cli) -> None:
 
 
 def test_add_does_not_import_textual_croniter_or_typer(cli: Cli) -> None:
-    code = (
-        "import sys\n"
-        "from jobctl.__main__ import main\n"
-        "rc = main(['add', '--', 'true'])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " ('textual', 'croniter', 'typer', 'click', 'rich', 'dataclasses'))\n"
-        "print(rc, heavy)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=cli.env, cwd=cli.home
-    )
-    assert out.stdout.splitlines()[-1] == "0 []", out.stdout + out.stderr
+    heavy = ("textual", "croniter", "typer", "click", "rich", "dataclasses")
+    assert imports_of(cli, ["add", "--", "true"], heavy) == (0, [])

@@ -8,14 +8,12 @@ oracle written here, independently of croniter.
 from __future__ import annotations
 
 import calendar
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Cli, fail_one_line
+from conftest import Cli, fail_one_line, imports_of
 from hypothesis import event, given
 from hypothesis import strategies as st
 from test_properties import QUICK, fresh, run
@@ -314,16 +312,7 @@ def test_add_and_schedules_refuse_a_bad_one_in_one_line(cli: Cli) -> None:
 
 def test_add_checks_them_without_importing_croniter(cli: Cli) -> None:
     (cli.home / "jobs.toml").write_text(SPECIALS + '[jobs.plain]\ncommand = "true"\n')
-    code = (
-        "import sys\n"
-        "from jobctl.__main__ import main\n"
-        "rc = main(['add', 'plain'])\n"
-        "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'croniter'))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=cli.env, cwd=cli.home
-    )
-    assert out.stdout.splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert imports_of(cli, ["add", "plain"], ("croniter",)) == (0, [])
 
 
 # -- property: refused with exit 2, or due times as an independent oracle says ---
