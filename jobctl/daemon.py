@@ -895,15 +895,11 @@ class Daemon:
                 run_token=self.token,
             )
             item.attempt = attempt
-            if job.type is not None and job_type is None:  # see _after_commit
-                outcome = attempt.outcome(
-                    "failed", error=f'job type "{job.type}" is not in jobs.toml', final=True
-                )
-            else:
-                try:
-                    outcome = runner.run(attempt)
-                except Exception as exc:  # the daemon never dies of one job
-                    outcome = attempt.outcome("failed", error=f"internal error: {exc!r}")
+            # A type unknown here never reaches a thread: _after_commit fails it.
+            try:
+                outcome = runner.run(attempt)
+            except Exception as exc:  # the daemon never dies of one job
+                outcome = attempt.outcome("failed", error=f"internal error: {exc!r}")
             if outcome.error is not None:
                 outcome = outcome._replace(error=storable(outcome.error))
             item.took = time.monotonic() - item.started
