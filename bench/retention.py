@@ -23,7 +23,7 @@ from pathlib import Path
 
 import apsw
 
-import jobctl.store
+import jobctl.store.sqlite
 from jobctl.models import NewJob
 from jobctl.retention import BATCH_SIZE
 from jobctl.store import Store
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--output", type=int, default=200, help="bytes of output per job")
     args = parser.parse_args()
     locked: list[float] = []
-    real_write = jobctl.store.write
+    real_write = jobctl.store.sqlite.write
 
     @contextlib.contextmanager
     def timed_write(conn: apsw.Connection) -> Iterator[apsw.Connection]:
@@ -84,7 +84,7 @@ def main() -> None:
             yield inner
         locked.append(time.perf_counter() - start)
 
-    jobctl.store.write = timed_write
+    jobctl.store.sqlite.write = timed_write
     now = time.time()
     cutoff = now - DAY
     with tempfile.TemporaryDirectory() as folder:

@@ -24,7 +24,7 @@ from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
-from jobctl.store import Store
+from jobctl.store import Store, is_postgres_url
 from jobctl.templates import check_template, dash_field, fields, nul_field
 
 Clock = Callable[[], float]
@@ -57,9 +57,10 @@ class Queue:
     Safe to share between threads: each thread gets its own connection.
     """
 
-    def __init__(self, config: Config, db_path: Path, *, clock: Clock = time.time) -> None:
+    def __init__(self, config: Config, db_path: Path | str, *, clock: Clock = time.time) -> None:
         self.config = config
-        self.db_path = Path(db_path)
+        # An SQLite file, or a PostgreSQL URL (which Path would mangle).
+        self.db_path = db_path if is_postgres_url(db_path) else Path(db_path)
         self.clock = clock
         self._local = threading.local()
 
@@ -505,14 +506,12 @@ class Queue:
         first.  `alarm` (seconds, function): the function is called once
         when that long has passed, if the wait is still on.
         """
-        from jobctl.wakeup import CommitWatcher
-
         limit = None if timeout is None else parse_duration(timeout, "--timeout")
         started = time.monotonic()
         deadline = None if limit is None else started + limit
         alarm_at = None if alarm is None else started + alarm[0]
         store = self.store
-        watcher = CommitWatcher(self.db_path, poll)
+        watcher = store.watcher(poll)
         # With inotify a commit wakes us; the slow poll only covers a missed event.
         pause = 0.5 if watcher.live else poll
         last_version = None
@@ -747,6 +746,16 @@ class Queue:
 
     def resume(self, queue: str) -> None:
         self.store.set_paused(queue, False)
+
+    # -- moving a queue between databases ------------------------------------
+
+    def dump(self) -> Iterator[str]:
+        """The database as the lines of `jobctl dump` (no newlines), from one snapshot."""
+        return self.store.dump(self.clock())
+
+    def load(self, lines: Iterable[str | bytes]) -> dict[str, int]:
+        """Load a dump's lines, keeping ids, all or nothing; how many of each kind."""
+        return self.store.load(lines)
 
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")

@@ -22,6 +22,7 @@ from jobctl.config import describe, find_config, load_config
 from jobctl.errors import ConfigError, InputError
 from jobctl.models import FINISHED, Job
 from jobctl.render import Output, printable_output, safe, shorten
+from jobctl.store import describe_db
 
 app = typer.Typer(
     add_completion=False,
@@ -111,8 +112,8 @@ def init(db: DbOption = None, config: ConfigOption = None) -> int:
         file.write(example)
     with _queue(db, str(target)) as queue:
         queue.stats()  # opens, so creates, the database
-        path = queue.db_path
-    print(f"wrote {target}; database at {path}")
+        where = describe_db(queue.db_path)
+    print(f"wrote {target}; database at {where}")
     return 0
 
 
@@ -784,3 +785,42 @@ def resume(
         q.resume(queue)
     print(f"queue {queue} resumed")
     return 0
+
+
+# -- dump / load --------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "jobctl dump > backup.jsonl",
+        "jobctl dump | jobctl load --db postgresql://jobs@db.example/jobs",
+    )
+)
+def dump(
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write here (0600).")
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Write every job (attempts, events, logs, output), schedule and queue as JSON lines."""
+    from jobctl.transfer_cli import run_dump
+
+    return run_dump(_queue(db, config), output)
+
+
+@app.command(
+    epilog=_examples(
+        "jobctl load backup.jsonl --db /srv/jobs.db",
+        "jobctl dump | jobctl load --db postgresql://jobs@db.example/jobs",
+    )
+)
+def load(
+    file: Annotated[str | None, typer.Argument(metavar="[FILE|-]", help="Default: stdin.")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Load a `jobctl dump` into this database, keeping ids; all or nothing."""
+    from jobctl.transfer_cli import run_load
+
+    return run_load(_queue(db, config), file)

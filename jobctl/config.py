@@ -23,6 +23,7 @@ from jobctl.durations import DURATION_HINT, parse_duration
 from jobctl.errors import ConfigError, InputError
 from jobctl.file_safety import check_config
 from jobctl.models import Config, JobType, QueueSpec, WorkerSpec
+from jobctl.store.contract import is_postgres_url
 from jobctl.templates import check_template
 
 MIB = 1024 * 1024
@@ -53,13 +54,16 @@ def find_config(explicit: str | None = None, cwd: Path | None = None) -> Path | 
     return user if user.is_file() else None
 
 
-def find_db(explicit: str | None, config: Config) -> Path:
-    """--db, else $JOBCTL_DB, else `db =` in the config, else the XDG state folder."""
+def find_db(explicit: str | None, config: Config) -> Path | str:
+    """--db, else $JOBCTL_DB, else `db =` in the config, else the XDG state folder.
+
+    An SQLite file's Path, or a `postgresql://` URL as it was given.
+    """
     named = explicit or os.environ.get("JOBCTL_DB")
     if named:
-        return Path(named).expanduser()
+        return named if is_postgres_url(named) else Path(named).expanduser()
     if config.db:
-        return Path(config.db)
+        return config.db if is_postgres_url(config.db) else Path(config.db)
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "jobctl" / "jobctl.db"
 
@@ -287,7 +291,7 @@ class _Checker:
         }
         self.unknown_keys(None, data, top)
         db = self.get(None, data, "db", None, _string)
-        if db is not None:
+        if db is not None and not is_postgres_url(db):
             db = str((self.path.parent / Path(db).expanduser()).resolve())
         kill_grace = self.get(None, data, "kill_grace", 10.0, _duration)
         # Top-level hooks: for ad hoc commands, and the defaults of job types.

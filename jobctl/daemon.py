@@ -38,7 +38,6 @@ from jobctl.output_tail import OutputTail
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.retention import Retention
 from jobctl.store import Store
-from jobctl.wakeup import CommitWatcher
 
 if TYPE_CHECKING:
     from jobctl.scheduler import Scheduler
@@ -93,7 +92,7 @@ class Daemon:
     def __init__(
         self,
         config: Config,
-        db_path: Path,
+        db_path: Path | str,
         *,
         concurrency: int | None = None,
         queues: list[str] | None = None,
@@ -179,7 +178,7 @@ class Daemon:
         stop_signals.install()  # already, when started by `jobctl daemon`
         store = Store.open(self.db_path, self.config.durability)
         self.store = store
-        self.db_file = _file_identity(self.db_path)
+        self.db_file = _file_identity(self.db_path) if isinstance(self.db_path, Path) else None
         # The token marks every process this daemon starts; it is committed
         # with the registration, and the mark is held, before any starts.
         # One inherited from a job that started this daemon is not ours.
@@ -202,7 +201,7 @@ class Daemon:
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         self.signal_fds = (wake_read,)
         self._wake_write = wake_write
-        self.watcher = CommitWatcher(self.db_path, POLL_SECONDS)
+        self.watcher = store.watcher(POLL_SECONDS)
         self.config_watch = ConfigWatch(self.config_source, self.config)
         self.supervisor = self._new_supervisor() if self.run_workers else None
         self.scheduler = self._new_scheduler() if self.run_schedules else None
@@ -506,7 +505,7 @@ class Daemon:
         that its database is still the file at its path; recover the dead."""
         if self.fatal:
             return
-        if _file_identity(self.db_path, self.db_file) != self.db_file:
+        if self.db_file and _file_identity(self.db_path, self.db_file) != self.db_file:
             self.fatal = (
                 f"the database {self.db_path} was removed or replaced:"
                 " stopping (start a daemon again to serve the new file)"
@@ -941,7 +940,7 @@ class Daemon:
             )
             if off and getattr(self.config, what)
         ]
-        where = [f"queues {queues}" if queues else "all queues", f"database {self.db_path}"]
+        where = [f"queues {queues}" if queues else "all queues", f"database {self.store.where}"]
         if self.type_patterns is not None:
             where.insert(1, self._type_filter())
         return "; ".join([*where, describe(self.config), *skipped])

@@ -10,6 +10,7 @@ queue, so the demo never runs anyone else's jobs in the same database.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from jobctl.api import Queue, connect
 from jobctl.config import find_config, find_db, load_config
 from jobctl.models import Job
 from jobctl.render import Output, shorten
+from jobctl.store import describe_db
 
 EXAMPLE = Path(__file__).with_name("jobs.toml.example")
 DEMO_QUEUE = "demo"
@@ -32,7 +34,7 @@ def run_demo(db: str | None, config: str | None) -> int:
     queue = connect(db_path, EXAMPLE)
     out = Output()
     ids = _queue_samples(queue)
-    out.line(f"Queued {len(ids)} demo jobs in {db_path}; running them with a daemon:")
+    out.line(f"Queued {len(ids)} demo jobs in {describe_db(db_path)}; running them with a daemon:")
     with tempfile.TemporaryFile() as log:
         daemon = subprocess.Popen(
             [
@@ -41,8 +43,6 @@ def run_demo(db: str | None, config: str | None) -> int:
                 "--drain",
                 "--queues",
                 DEMO_QUEUE,
-                "--db",
-                str(db_path),
                 "--config",
                 str(EXAMPLE),
                 "--no-schedules",
@@ -50,6 +50,8 @@ def run_demo(db: str | None, config: str | None) -> int:
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
+            # Not `--db` on its argv, which `ps` shows: a URL may hold a password.
+            env=os.environ | {"JOBCTL_DB": str(db_path)},
         )
         try:
             _show_progress(queue, ids, daemon, out)

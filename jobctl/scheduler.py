@@ -20,7 +20,7 @@ from jobctl.store import Store
 
 class Scheduler:
     def __init__(
-        self, config: Config, db_path: Path, store: Store, log: Callable[[str], None]
+        self, config: Config, db_path: Path | str, store: Store, log: Callable[[str], None]
     ) -> None:
         self.schedules = [Schedule(t) for t in config.jobs.values() if t.scheduled]
         self.jobs = Queue(config, db_path)  # builds the NewJob of a due time

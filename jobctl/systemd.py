@@ -24,6 +24,7 @@ from pathlib import Path
 
 from jobctl.errors import InputError
 from jobctl.models import Config
+from jobctl.store import describe_db, is_postgres_url
 
 NOTIFY_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
@@ -303,13 +304,23 @@ def unit_file(
     return "\n".join(lines) + "\n"
 
 
-def unit_for(config: Config, db_path: Path, daemon_args: Sequence[str] = ()) -> str:
+def unit_for(config: Config, db_path: Path | str, daemon_args: Sequence[str] = ()) -> str:
     """`jobctl daemon --print-systemd-unit`: the unit for this config and database,
     their paths made absolute (systemd starts the daemon in / or the home folder)."""
-    db = Path(os.path.abspath(db_path))
+    if is_postgres_url(db_path):
+        # A unit file is readable by every local user, and its ExecStart=
+        # argv by `ps`: a password goes in ~/.pgpass or a service file.
+        if describe_db(db_path) != db_path:
+            raise InputError(
+                "the PostgreSQL URL holds a password: put it in ~/.pgpass or"
+                " PGPASSFILE, not in a unit file"
+            )
+        db = db_path
+    else:
+        db = Path(os.path.abspath(db_path))
     config_path = Path(os.path.abspath(config.path)) if config.path else None
     system = os.geteuid() == 0
-    user = service_user(db) if system else None
+    user = service_user(db) if system and isinstance(db, Path) else None
     return unit_file(config, db, config_path, daemon_args, system=system, user=user)
 
 

@@ -35,7 +35,7 @@ _EXEC_AT_GATE = (
 _OPEN_AT_GATE = """
 import os, sys
 from pathlib import Path
-from jobctl.db import open_db
+from jobctl.store.sqlite_db import open_db
 from jobctl.errors import DatabaseError
 os.write(int(sys.argv[2]), b".")
 os.read(int(sys.argv[1]), 1)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobctl.api import OutputFollower
-from jobctl.db import MIGRATIONS
+from jobctl.store.sqlite_db import MIGRATIONS
 from jobctl.models import NewJob, Outcome
 from jobctl.output_tail import OutputTail
 from jobctl.store import Store

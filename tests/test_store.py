@@ -10,7 +10,7 @@ from typing import Any
 import apsw
 import pytest
 
-from jobctl.db import MIGRATIONS, SCHEMA_VERSION, Q
+from jobctl.store.sqlite_db import MIGRATIONS, SCHEMA_VERSION, Q
 from jobctl.errors import DatabaseError, WrongState
 from jobctl.models import TRANSITIONS, NewJob, Outcome, State
 from jobctl.store import Store
@@ -112,7 +112,7 @@ def test_claiming_counting_and_listing_use_indexes(store: Store) -> None:
 def test_listing_queued_jobs_finds_old_ones_beyond_the_recent_rows(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("jobctl.store.RECENT_ROWS", 3)
+    monkeypatch.setattr("jobctl.store.sqlite.RECENT_ROWS", 3)
     old = store.add_jobs([job(), job()], NOW)
     store.add_jobs([job() for _ in range(5)], NOW)
     newest = store.list(limit=None)
@@ -128,7 +128,7 @@ def test_listing_queued_jobs_finds_old_ones_beyond_the_recent_rows(
 def test_a_batch_goes_to_sqlite_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import jobctl
 
-    monkeypatch.setattr("jobctl.store.BATCH_CHUNK_BYTES", 40)
+    monkeypatch.setattr("jobctl.store.sqlite.BATCH_CHUNK_BYTES", 40)
     (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
     queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
     payloads = [{"n": n, "pad": "x" * (n % 7)} for n in range(50)]
@@ -256,7 +256,7 @@ def test_next_run_at_skips_paused_and_unserved_queues(store: Store) -> None:
 
 
 def test_every_migration_file_is_applied() -> None:
-    from jobctl.db import _SQL_DIR
+    from jobctl.store.sqlite_db import _SQL_DIR
 
     numbered = sorted(p.name for p in _SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
     assert 1 + len(numbered) == SCHEMA_VERSION
@@ -308,7 +308,7 @@ def test_add_returns_the_job_as_get_reads_it(tmp_path: Path) -> None:
 def test_a_full_disk_mid_statement_is_told_as_a_full_disk(tmp_path: Path) -> None:
     """SQLite rolls the transaction back itself on SQLITE_FULL: write() must
     not hide that under a failed ROLLBACK (the daemon waits a full disk out)."""
-    from jobctl.db import explain, open_db, write
+    from jobctl.store.sqlite_db import explain, open_db, write
     from jobctl.errors import DiskFull
 
     conn = open_db(tmp_path / "small.db")

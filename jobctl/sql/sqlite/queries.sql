@@ -1,5 +1,5 @@
--- Every fixed SQL statement jobctl runs, by name; db.py loads them into Q and
--- only store.py uses them.  Parameters are named (:name) so that callers pass
+-- Every fixed SQL statement jobctl runs, by name; jobctl/store/named_sql.py loads
+-- them, and only the stores run them.  Parameters are named (:name) so that callers pass
 -- dicts and a reordered column list cannot silently swap values.
 -- Times are REAL Unix seconds, passed in by the caller (never julianday('now')),
 -- so that tests can inject a clock.
@@ -28,6 +28,13 @@ INSERT INTO jobs (type, command, shell, cwd, env, payload, queue, priority, stat
                   error, finished_at, schedule, due_at)
 SELECT ?1, ?2, ?3, ?4, ?5, value, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
 FROM json_each(?6);
+
+-- name: get_job
+-- The columns a Job is built from, in its fields' order (rows.JOB_COLUMNS).
+SELECT id, type, command, shell, cwd, env, payload, queue, priority, state, run_at, created_at,
+       started_at, finished_at, attempt, attempts_total, max_attempts, timeout, unique_key,
+       waiting, result, error, cancel_requested, daemon_id, schedule
+FROM jobs WHERE id = ?;
 
 -- name: find_unique
 SELECT id FROM jobs
@@ -331,6 +338,16 @@ SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue;
 -- name: running_per_type
 SELECT type, count(*) FROM jobs WHERE state = 'running' AND type IS NOT NULL GROUP BY type;
 
+-- name: claimed_jobs
+-- The jobs claim_jobs just claimed, as one JSON row (columns as get_job's).
+SELECT json_group_array(json_array(
+    id, type, command, shell, cwd, env, payload, queue, priority, state, run_at, created_at,
+    started_at, finished_at, attempt, attempts_total, max_attempts, timeout, unique_key,
+    waiting, result, error, cancel_requested, daemon_id, schedule))
+FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state = 'running' AND daemon_id = :daemon_id AND started_at = :now;
+
 -- name: claim_jobs
 -- Compare-and-set: a job another daemon claimed first is no longer queued and
 -- is left out.  No RETURNING: a row stepped is a round trip for the GIL, and
@@ -425,6 +442,11 @@ SELECT s.name, s.last_due, s.last_job_id, s.last_fired_at,
 FROM schedules s;
 
 -- name: schedule_last_due
+SELECT last_due FROM schedules WHERE name = :name;
+
+-- name: schedule_last_due_locked
+-- Inside fire_schedule's write transaction, which already holds SQLite's
+-- one write lock: no other daemon can fire the schedule meanwhile.
 SELECT last_due FROM schedules WHERE name = :name;
 
 -- name: schedule_busy

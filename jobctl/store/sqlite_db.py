@@ -1,4 +1,4 @@
-"""Opens the database: a private file, WAL, a busy timeout, the schema.
+"""Opens an SQLite database: a private file, WAL, a busy timeout, the schema.
 
 One apsw connection per thread.  Every write goes through `write()`, which
 takes the write lock up front (BEGIN IMMEDIATE) so that two writers never
@@ -8,7 +8,6 @@ deadlock upgrading a read lock.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,22 +17,16 @@ import apsw
 
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull
 from jobctl.file_safety import check_database
+from jobctl.store.named_sql import SQL_DIR, migrations, statements
 
 BUSY_TIMEOUT_MS = 10_000
 # Never through a symbolic link: a link planted at the path would point
 # jobctl's tables (and its jobs' secrets) at someone else's file.
 _OPEN_FLAGS = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE | apsw.SQLITE_OPEN_NOFOLLOW
 WAL_CHECKPOINT_PAGES = 4_000
-_SQL_DIR = Path(__file__).parent / "sql"
+_SQL_DIR = SQL_DIR / "sqlite"
 
-
-def _load_named(path: Path) -> dict[str, str]:
-    """The `-- name: NAME` blocks of a .sql file, each up to the next one."""
-    blocks = re.split(r"^-- name: (\w+)\s*$", path.read_text(encoding="utf-8"), flags=re.M)
-    return {name: body.strip() for name, body in zip(blocks[1::2], blocks[2::2], strict=True)}
-
-
-Q = _load_named(_SQL_DIR / "queries.sql")
+Q = statements("sqlite")
 
 # Migration N brings `PRAGMA user_version` from N-1 to N.  Append, never edit.
 _MIGRATION_FILES = (
@@ -48,7 +41,7 @@ _MIGRATION_FILES = (
     "009_output_pieces.sql",
     "010_log_levels.sql",
 )
-MIGRATIONS: list[str] = [(_SQL_DIR / name).read_text(encoding="utf-8") for name in _MIGRATION_FILES]
+MIGRATIONS: list[str] = migrations("sqlite", _MIGRATION_FILES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
