@@ -229,3 +229,24 @@ def imports_of(cli: Cli, argv: list[str], packages: tuple[str, ...]) -> tuple[in
     )
     rc, _, modules = out.stdout.splitlines()[-1].partition(" ")
     return int(rc), ast.literal_eval(modules)
+
+
+# -- PostgreSQL ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole session: $JOBCTL_TEST_PG, or a pgserver started once."""
+    from pg_server import session_server
+
+    with session_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A `postgresql://` URL whose `schema=` is this test's own, dropped after it."""
+    from pg_server import private_schema
+
+    with private_schema(pg_server_url) as url:
+        yield url
