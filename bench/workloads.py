@@ -125,13 +125,14 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Jobctl:
-    def __init__(self, home: Path, durability: str) -> None:
+    def __init__(self, home: Path, durability: str, db: str | Path | None = None) -> None:
+        """`db`: an SQLite file in `home` unless given (a postgresql:// URL)."""
         self.home = home
         self.config = home / "jobs.toml"
         self.config.write_text(
             f'durability = "{durability}"\n[jobs.stamp]\nhandler = "tasks:stamp"\n'
         )
-        self.db = home / "jobs.db"
+        self.db = db or home / "jobs.db"
         self.env = os.environ | {"JOBCTL_DB": str(self.db), "JOBCTL_CONFIG": str(self.config)}
         import jobctl
 
