@@ -78,6 +78,7 @@ class PostgresStore(SqlStore):
         self.q = _statements()
         self._joining = False  # inside transaction(): writes share one transaction
         self._begun = False  # ... which the first of them began
+        self._in_transaction = False  # a BEGIN not yet ended: never reconnect inside one
         self.poll_only = poll_only(url)
         self._listener: psycopg.Connection | None = None
         self._version = 0  # data_version(): changes heard of so far
@@ -97,11 +98,27 @@ class PostgresStore(SqlStore):
 
     # -- the primitives of SqlBase ---------------------------------------------
 
+    def _connected(self) -> psycopg.Connection:
+        """The connection, opened again if it broke (a server restart, a
+        network cut) between transactions.  Inside one the transaction is
+        lost with it: the caller hears DatabaseBusy and runs it again."""
+        conn = self.conn
+        if not conn.broken and not conn.closed:
+            return conn
+        if self._in_transaction:
+            raise DatabaseBusy(f"PostgreSQL {self.where}: the connection was lost")
+        try:
+            self.conn = open_pg(self.url)
+        except DatabaseError as exc:
+            raise DatabaseBusy(str(exc)) from None
+        self._own_pid = self.conn.info.backend_pid
+        return self.conn
+
     def _cursor(self, name: str, params: Any) -> psycopg.Cursor:
         if isinstance(params, tuple | list) and name == "insert_job":
             params = dict(zip(INSERT_COLUMNS, params, strict=True))
         try:
-            return self.conn.execute(self.q[name], params)
+            return self._connected().execute(self.q[name], params)
         except psycopg.Error as exc:
             raise self._explain(exc) from None
 
@@ -147,7 +164,7 @@ class PostgresStore(SqlStore):
 
     def _run(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
         try:
-            return self.conn.execute(sql, params).fetchall()
+            return self._connected().execute(sql, params).fetchall()
         except psycopg.Error as exc:
             raise self._explain(exc) from None
 
@@ -182,10 +199,20 @@ class PostgresStore(SqlStore):
         self._finish("COMMIT")
 
     def _finish(self, statement: str) -> None:
+        """BEGIN (on a connection opened again if it broke), COMMIT or ROLLBACK."""
+        if statement.startswith("BEGIN"):
+            conn = self._connected()
+            try:
+                conn.execute(statement)
+            except psycopg.Error as exc:
+                raise self._explain(exc) from None
+            self._in_transaction = True
+            return
+        self._in_transaction = False
         try:
             self.conn.execute(statement)
         except psycopg.Error as exc:
-            if statement != "ROLLBACK":
+            if statement != "ROLLBACK":  # a rollback's own failure would hide the error
                 raise self._explain(exc) from None
 
     # -- what SQLite does its own way ------------------------------------------
@@ -282,7 +309,11 @@ class PostgresStore(SqlStore):
         """
         if self.poll_only:
             return hash(self._run("SELECT pg_current_snapshot()::text", None)[0][0])
-        listener = self._listen()
+        try:
+            listener = self._listen()
+        except DatabaseError:  # the server is away: a change, as far as we know
+            self._version += 1
+            return self._version
         try:
             listener.pgconn.consume_input()
             while (notice := listener.pgconn.notifies()) is not None:
