@@ -348,3 +348,12 @@ CREATE TRIGGER queues_notify AFTER INSERT OR UPDATE OR DELETE ON queues
     FOR EACH STATEMENT EXECUTE FUNCTION jobctl_notify_all();
 CREATE TRIGGER workers_notify AFTER INSERT OR UPDATE OR DELETE ON workers
     FOR EACH STATEMENT EXECUTE FUNCTION jobctl_notify_all();
+-- Output and ctx.log() lines, stored while a job runs without touching its
+-- row: `logs -f` and `wait` hear of them as on SQLite, where every commit
+-- wakes the watchers.
+CREATE TRIGGER attempt_output_notify AFTER INSERT ON attempt_output
+    FOR EACH STATEMENT EXECUTE FUNCTION jobctl_notify_all();
+CREATE TRIGGER worker_output_notify AFTER INSERT ON worker_output
+    FOR EACH STATEMENT EXECUTE FUNCTION jobctl_notify_all();
+CREATE TRIGGER job_logs_notify AFTER INSERT ON job_logs
+    FOR EACH STATEMENT EXECUTE FUNCTION jobctl_notify_all();
