@@ -11,6 +11,11 @@ from jobctl.store.contract import PurgeBatch
 from jobctl.store.sql_base import DuplicateJob, SqlBase
 
 
+# `jobctl purge` deletes this many jobs per transaction: SQLite's write lock
+# is held for a moment at a time, and PostgreSQL's autovacuum keeps up.
+PURGE_BATCH = 10_000
+
+
 class Changing(SqlBase):
     def cancel(self, job_ids: Iterable[int], now: float) -> dict[int, str]:
         outcome: dict[int, str] = {}
@@ -78,14 +83,18 @@ class Changing(SqlBase):
     def purge(
         self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
     ) -> int:
-        with self._writing():
-            self._exec("purge_prepare")
-            params = {"states": json.dumps(list(states)), "cutoff": cutoff}
-            if types:
-                params["types"] = json.dumps(list(types))
-            count = self._exec("purge_select_types" if types else "purge_select", params)
-            self._exec("purge_delete")
-        return count
+        params = {"states": json.dumps(list(states)), "cutoff": cutoff, "limit": PURGE_BATCH}
+        if types:
+            params["types"] = json.dumps(list(types))
+        total = 0
+        while True:
+            with self._writing():
+                self._exec("purge_prepare")
+                count = self._exec("purge_select_types" if types else "purge_select", params)
+                self._exec("purge_delete")
+            total += count
+            if count < PURGE_BATCH:
+                return total
 
     def purge_count(
         self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None

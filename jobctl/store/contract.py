@@ -285,7 +285,11 @@ class Store:
         self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
     ) -> int:
         """Delete jobs in `states` that finished before `cutoff`, with their history
-        (of the types the globs in `types` match, if given)."""
+        (of the types the globs in `types` match, if given); how many.
+
+        Oldest first, in batches, each its own transaction: an interrupted
+        purge has deleted fewer jobs, never half of one.  The newest job
+        stays, whatever its age: SQLite gives max(id) + 1 as the next id."""
         raise NotImplementedError
 
     def purge_count(
@@ -558,6 +562,26 @@ class Store:
 
     def cancel_requests(self, daemon_id: int) -> list[int]:
         """The ids of running jobs of this daemon whose cancel was asked for."""
+        raise NotImplementedError
+
+    def dump(self, now: float) -> Iterator[str]:
+        """Every job with its parents, attempts, events, log lines and output,
+        then the daemons, schedules, queues and workers, as the lines of a
+        `jobctl dump` (see dump_format.py), without their newlines.
+
+        One read transaction: a snapshot, whatever commits meanwhile.  Read a
+        page of jobs at a time, so memory does not grow with the database.
+        """
+        raise NotImplementedError
+
+    def load(self, lines: Iterable[str | bytes]) -> dict[str, int]:
+        """Insert the records of a dump's `lines`, keeping their ids; how many
+        of each kind ({"jobs": N, "daemons": N, "schedules": N, ...}).
+
+        One transaction: a bad line, a job or daemon id already here, or a
+        dump cut short raises InputError naming the line and changes nothing.
+        Afterwards new jobs get ids above every loaded one.
+        """
         raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -51,6 +51,7 @@ BATCH_CHUNK_BYTES = 4 << 20
 POLL_ONLY_SECONDS = 0.05
 
 _ENDED = ("succeeded", "failed", "cancelled")
+_FLOAT_COLUMNS = {"run_at", "created_at", "timeout", "finished_at", "due_at"}
 # What `ls` shows of each job: the payload and result too (a PostgreSQL row
 # is read whole; there is no index-only page to keep small as on SQLite).
 _LIST_COLUMNS = (
@@ -236,7 +237,11 @@ class PostgresStore(SqlStore):
         if any(job.unique_key is not None or job.after for job in jobs):
             return super()._insert(jobs, now)
         # One statement for them all: each column an array, unnested together.
-        columns = list(zip(*(job_params(job, now, 0, None) for job in jobs), strict=True))
+        rows = (job_params(job, now, 0, None) for job in jobs)
+        columns = [list(column) for column in zip(*rows, strict=True)]  # lists: arrays
+        for name, column in zip(INSERT_COLUMNS, columns, strict=True):
+            if name in _FLOAT_COLUMNS:  # psycopg types an array by its first value: 5, 2.5
+                column[:] = [None if value is None else float(value) for value in column]
         params = dict(zip(INSERT_COLUMNS, columns, strict=True))
         return [row[0] for row in self._all("insert_jobs", params)]
 

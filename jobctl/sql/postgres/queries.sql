@@ -198,7 +198,7 @@ SELECT id FROM jobs
 WHERE state IN (SELECT jsonb_array_elements_text(CAST(:states AS jsonb)))
   AND finished_at < :cutoff
   AND id < (SELECT max(id) FROM jobs)
-ORDER BY id FOR UPDATE;
+ORDER BY id LIMIT :limit FOR UPDATE;
 
 -- name: purge_delete
 -- One statement, as purge_prepare.  The data-modifying WITHs all see the ids
@@ -228,7 +228,7 @@ WHERE state IN (SELECT jsonb_array_elements_text(CAST(:states AS jsonb)))
   AND finished_at < :cutoff
   AND id < (SELECT max(id) FROM jobs)
   AND jobctl_type_glob(type, CAST(:types AS text)) != 0
-ORDER BY id FOR UPDATE;
+ORDER BY id LIMIT :limit FOR UPDATE;
 
 -- name: purge_count_types
 SELECT state, count(*) FROM jobs

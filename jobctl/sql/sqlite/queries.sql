@@ -162,13 +162,15 @@ CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY);
 DELETE FROM temp.purge_ids;
 
 -- name: purge_select
--- Finished jobs old enough, into a temp table the deletes below share.  The
+-- Finished jobs old enough, the :limit oldest, into a temp table the deletes
+-- below share (purge() deletes a batch per transaction).  The
 -- newest job stays whatever its age: ids are max(id) + 1 (see migration 7),
 -- so deleting it would let its id be given again.
 INSERT INTO temp.purge_ids (id)
 SELECT id FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
-  AND id < (SELECT max(id) FROM jobs);
+  AND id < (SELECT max(id) FROM jobs)
+ORDER BY id LIMIT :limit;
 
 -- name: purge_delete
 DELETE FROM jobs WHERE id IN (SELECT id FROM temp.purge_ids);
@@ -192,7 +194,8 @@ GROUP BY state ORDER BY state;
 INSERT INTO temp.purge_ids (id)
 SELECT id FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
-  AND id < (SELECT max(id) FROM jobs) AND jobctl_type_glob(type, :types);
+  AND id < (SELECT max(id) FROM jobs) AND jobctl_type_glob(type, :types)
+ORDER BY id LIMIT :limit;
 
 -- name: purge_count_types
 -- purge_count, of the types the globs in :types match.
