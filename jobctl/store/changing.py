@@ -10,7 +10,6 @@ from jobctl.models import NewJob, State, iso
 from jobctl.store.contract import PurgeBatch
 from jobctl.store.sql_base import DuplicateJob, SqlBase
 
-
 # `jobctl purge` deletes this many jobs per transaction: SQLite's write lock
 # is held for a moment at a time, and PostgreSQL's autovacuum keeps up.
 PURGE_BATCH = 10_000

@@ -326,14 +326,17 @@ SELECT name FROM q WHERE name IS NOT NULL;
 
 -- name: ready_in_queue
 -- [[id, type, priority, run_at], ...] as one JSON text ('[]' for none), in
--- claim order.  A run_at with no fraction comes back as a JSON integer (1.0
+-- claim order.  FOR UPDATE SKIP LOCKED: the rows another daemon is claiming
+-- right now are passed over, not waited for, and the ones read here stay
+-- this claim's until it commits (the few not chosen too, for that moment).  A run_at with no fraction comes back as a JSON integer (1.0
 -- is written 1), where SQLite writes 1.0: the same number to Python's sort.
 SELECT CAST(coalesce(json_agg(json_build_array(id, type, priority, run_at)
                               ORDER BY priority DESC, run_at, id), '[]') AS text)
 FROM (
     SELECT id, type, priority, run_at FROM jobs
     WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
-    ORDER BY priority DESC, run_at, id LIMIT :limit) AS ready;
+    ORDER BY priority DESC, run_at, id LIMIT :limit
+    FOR UPDATE SKIP LOCKED) AS ready;
 
 -- name: top_priority
 SELECT max(priority) FROM jobs
@@ -348,13 +351,15 @@ SELECT min(run_at) FROM jobs
 WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND priority = :priority;
 
 -- name: ready_in_queue_types
+-- ready_in_queue, of these types only.
 SELECT CAST(coalesce(json_agg(json_build_array(id, type, priority, run_at)
                               ORDER BY priority DESC, run_at, id), '[]') AS text)
 FROM (
     SELECT id, type, priority, run_at FROM jobs
     WHERE state = 'queued' AND waiting = 0 AND queue = :queue AND run_at <= :now
       AND coalesce(type, '') IN (SELECT jsonb_array_elements_text(CAST(:types AS jsonb)))
-    ORDER BY priority DESC, run_at, id LIMIT :limit) AS ready;
+    ORDER BY priority DESC, run_at, id LIMIT :limit
+    FOR UPDATE SKIP LOCKED) AS ready;
 
 -- name: first_run_at_types
 SELECT min(run_at) FROM jobs
