@@ -15,7 +15,8 @@ from jobctl.store.claiming import Claiming
 from jobctl.store.daemons import Daemons
 from jobctl.store.finishing import Finishing
 from jobctl.store.reading import Reading
+from jobctl.store.transfer import Transfer
 
 
-class SqlStore(Adding, Reading, Changing, Finishing, Daemons, Claiming):
+class SqlStore(Adding, Reading, Changing, Finishing, Daemons, Claiming, Transfer):
     """The contract's operations that both dialects run alike."""
