@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import jobctl
 from jobctl.models import Outcome
 from jobctl.store import Store
@@ -17,7 +19,15 @@ from jobctl.tui.screens import ConfirmScreen, DetailScreen
 MARKUP = b"[red]x[/] [/] [bold]not bold"
 
 
-def finish(db: Path, outcomes: dict[int, tuple[str, bytes]]) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A database of either kind: the dashboard reads and wakes up the same on both."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return tmp_path / "jobs.db"
+
+
+def finish(db: Path | str, outcomes: dict[int, tuple[str, bytes]]) -> None:
     """Run the given queued jobs to an end the way a daemon records it."""
     store = Store.open(db)
     try:
@@ -44,7 +54,7 @@ def _error(kind: str) -> str | None:
     return None if kind == "succeeded" else "boom [red]x[/]"
 
 
-def scenario(db: Path, steps: Callable[[JobctlApp, Any], Awaitable[None]]) -> None:
+def scenario(db: Path | str, steps: Callable[[JobctlApp, Any], Awaitable[None]]) -> None:
     async def run() -> None:
         app = JobctlApp(jobctl.connect(db, None))
         async with app.run_test(size=(140, 45)) as pilot:
@@ -66,8 +76,8 @@ def rows(app: JobctlApp) -> list[str]:
     return [row.key.value for row in table.ordered_rows]
 
 
-def test_filter_failed_retry_and_cancel_with_confirmation(tmp_path: Path) -> None:
-    db = tmp_path / "jobs.db"
+def test_filter_failed_retry_and_cancel_with_confirmation(any_db: Path | str) -> None:
+    db = any_db
     queue = jobctl.connect(db, None)
     ok = queue.add_id(command=["true"])
     bad = queue.add_id(command=["false"], max_attempts=1)
@@ -98,8 +108,10 @@ def test_filter_failed_retry_and_cancel_with_confirmation(tmp_path: Path) -> Non
     scenario(db, steps)
 
 
-def test_detail_shows_payload_events_and_output_literally(tmp_path: Path) -> None:
-    db = tmp_path / "jobs.db"
+def test_detail_shows_payload_events_and_output_literally(
+    any_db: Path | str, tmp_path: Path
+) -> None:
+    db = any_db
     (tmp_path / "jobs.toml").write_text('[jobs.report]\ncommand = "echo {week}"\n')
     queue = jobctl.connect(db, tmp_path / "jobs.toml")
     job_id = queue.add_id("report", {"week": 47, "note": "[b]bold?[/b]"})
@@ -125,8 +137,8 @@ def test_detail_shows_payload_events_and_output_literally(tmp_path: Path) -> Non
     scenario(db, steps)
 
 
-def test_a_job_added_elsewhere_appears_and_the_cursor_stays(tmp_path: Path) -> None:
-    db = tmp_path / "jobs.db"
+def test_a_job_added_elsewhere_appears_and_the_cursor_stays(any_db: Path | str) -> None:
+    db = any_db
     queue = jobctl.connect(db, None)
     first = queue.add_id(command=["true"])
     second = queue.add_id(command=["true"])
