@@ -22,7 +22,7 @@ import json
 import select
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, BinaryIO
 
 import psycopg
@@ -153,9 +153,13 @@ class PostgresStore(SqlStore):
             except psycopg.Error as exc:
                 raise self._explain(exc) from None
 
+    def _reading(self) -> AbstractContextManager[None]:
+        return self._between("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
     @contextmanager
-    def _reading(self) -> Iterator[None]:
-        self._finish("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    def _between(self, begin: str) -> Iterator[None]:
+        """`begin`, then COMMIT, or ROLLBACK on any error."""
+        self._finish(begin)
         try:
             yield
         except BaseException:
@@ -191,13 +195,8 @@ class PostgresStore(SqlStore):
                 self._begun = True
             yield  # transaction() commits, or rolls back on an error
             return
-        self._finish("BEGIN")
-        try:
+        with self._between("BEGIN"):
             yield
-        except BaseException:
-            self._finish("ROLLBACK")
-            raise
-        self._finish("COMMIT")
 
     def _finish(self, statement: str) -> None:
         """BEGIN (on a connection opened again if it broke), COMMIT or ROLLBACK."""
