@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from jobctl.store import Store
+from jobctl.store import Store, is_postgres_url
 
 # The console script pip installed next to this interpreter: the real command.
 _SCRIPT = Path(sys.executable).with_name("jobctl")
@@ -25,9 +25,10 @@ JOBCTL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jobctl"
 class Cli:
     """Runs `jobctl` in a subprocess with the test's own database and folders."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, db: str | None = None) -> None:
         self.home = home
-        self.db = home / "state" / "jobctl.db"
+        # An SQLite file by default; a `postgresql://` URL for the PostgreSQL runs.
+        self.db: Any = db if db is not None else home / "state" / "jobctl.db"
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("JOBCTL_", "XDG_"))
         } | {
@@ -62,21 +63,44 @@ class Cli:
         cut = args.index("--") if "--" in args else len(args)
         return json.loads(self.ok(*args[:cut], "--json", *args[cut:]))
 
+    @property
+    def postgres(self) -> bool:
+        return is_postgres_url(self.db)
+
     def store(self) -> Store:
         return Store.open(self.db)
 
-    def count_jobs(self) -> int:
-        if not self.db.exists():
-            return 0
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query with `?` placeholders, on either backend: the rows."""
         store = self.store()
         try:
-            return store.conn.execute("SELECT count(*) FROM jobs").fetchall()[0][0]
+            if self.postgres:
+                sql = sql.replace("?", "%s")
+            return [tuple(row) for row in store.conn.execute(sql, params).fetchall()]
         finally:
             store.close()
 
+    def count_jobs(self) -> int:
+        if not self.postgres and not self.db.exists():
+            return 0
+        return self.rows("SELECT count(*) FROM jobs")[0][0]
+
+
+BACKENDS = ["sqlite", "postgres"]
+# Runs a test once per backend: its `cli` (and so `daemons`) uses that database.
+both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The test's backend: sqlite, unless the test is marked with both_backends."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Cli:
+    if backend == "postgres":
+        return Cli(tmp_path, db=request.getfixturevalue("pg_url"))
     return Cli(tmp_path)
 
 
@@ -175,12 +199,7 @@ def process_running(pid: int) -> bool:
 
 
 def states(cli: Cli) -> dict[str, int]:
-    store = cli.store()
-    try:
-        rows = store.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
-        return dict(rows)
-    finally:
-        store.close()
+    return dict(cli.rows("SELECT state, count(*) FROM jobs GROUP BY state"))
 
 
 def read_line(stream: Any, timeout: float = 20.0) -> str:

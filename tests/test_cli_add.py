@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import JOBCTL, Cli, fail_one_line, imports_of
+from conftest import JOBCTL, Cli, both_backends, fail_one_line, imports_of
 
 CONFIG = """
 max_payload = "1KiB"
@@ -36,6 +36,7 @@ def typed(cli: Cli, write_config) -> Cli:
     return cli
 
 
+@both_backends
 def test_add_prints_a_bare_id_and_the_job_is_queued(cli: Cli) -> None:
     out = cli.ok("add", "--", "echo", "hi")
     assert out.strip().isdigit() and out == out.strip() + "\n"
@@ -45,6 +46,7 @@ def test_add_prints_a_bare_id_and_the_job_is_queued(cli: Cli) -> None:
     assert job["type"] is None and job["command"] == "echo hi"
 
 
+@both_backends
 def test_ad_hoc_command_records_cwd_and_environment(cli: Cli) -> None:
     work = cli.home / "work"
     work.mkdir()
@@ -64,6 +66,7 @@ def test_shell_job_is_explicit(cli: Cli) -> None:
     assert job["command"] == "echo a | wc -c"
 
 
+@both_backends
 def test_typed_job_takes_defaults_from_its_type(typed: Cli) -> None:
     job = typed.json("add", "email", "--data", '{"to": "a@example.com"}')
     assert (job["type"], job["queue"], job["priority"], job["max_attempts"], job["timeout"]) == (
@@ -97,6 +100,7 @@ def test_payload_from_file_and_stdin(typed: Cli) -> None:
     assert json.loads(out.stdout)["payload"] == {"to": "stdin"}
 
 
+@both_backends
 def test_in_and_at_set_run_at(cli: Cli) -> None:
     before = time.time()
     job = cli.store().get(int(cli.ok("add", "--in", "10m", "--", "true")))
@@ -108,6 +112,7 @@ def test_in_and_at_set_run_at(cli: Cli) -> None:
     assert time.time() < job.run_at <= time.time() + 86400
 
 
+@both_backends
 def test_unique_twice_returns_the_same_id(cli: Cli) -> None:
     first = cli.ok("add", "--unique", "nightly", "--", "backup")
     second = cli.ok("add", "--unique", "nightly", "--", "backup")
@@ -122,12 +127,14 @@ def test_unique_template_of_a_type(typed: Cli) -> None:
     assert typed.ok("add", "sync", "--data", '{"account": 2}') != a
 
 
+@both_backends
 def test_unique_key_is_free_again_once_the_job_finished(cli: Cli) -> None:
     first = cli.ok("add", "--unique", "k", "--", "true").strip()
     cli.ok("cancel", first)
     assert cli.ok("add", "--unique", "k", "--", "true").strip() != first
 
 
+@both_backends
 def test_after_holds_the_job(cli: Cli) -> None:
     parent = cli.ok("add", "--", "true").strip()
     child = cli.json("add", "--after", parent, "--", "true")
@@ -166,6 +173,7 @@ def test_sixteen_processes_adding_at_once_make_320_distinct_jobs(cli: Cli) -> No
     assert cli.count_jobs() == 320
 
 
+@both_backends
 def test_concurrent_adds_with_one_unique_key_make_one_job(cli: Cli) -> None:
     procs = [
         subprocess.Popen(
@@ -196,6 +204,7 @@ def test_batch_from_a_file(typed: Cli) -> None:
     assert len(typed.ok("add", "email", "--batch", "b.jsonl").split()) == 2
 
 
+@both_backends
 def test_batch_with_a_bad_line_2_adds_nothing(typed: Cli) -> None:
     lines = '{"to": "a"}\n{"to": \n{"to": "c"}\n'
     message = fail_one_line(typed("add", "email", "--batch", "-", input=lines), 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Cli, fail_one_line
+from conftest import Cli, both_backends, fail_one_line
 
 
 @pytest.fixture
@@ -22,6 +22,7 @@ def test_ls_piped_is_tab_separated_newest_first(cli: Cli, three: list[str]) -> N
     assert all(line.count("\t") == 6 for line in lines)
 
 
+@both_backends
 def test_ls_filters_and_limit(cli: Cli, three: list[str]) -> None:
     assert [j["id"] for j in cli.json("ls", "--queue", "a")] == [int(three[2]), int(three[0])]
     assert len(cli.json("ls", "--limit", "1")) == 1
@@ -40,6 +41,7 @@ def test_ls_json_is_the_documented_flat_schema(cli: Cli, three: list[str]) -> No
     assert all(not isinstance(v, dict) for k, v in job.items() if k != "payload")
 
 
+@both_backends
 def test_show_lists_fields_and_events(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", three[0])
     shown = cli.json("show", three[0])
@@ -64,6 +66,7 @@ def test_logs_of_a_job_that_has_not_run(cli: Cli, three: list[str]) -> None:
     assert result.returncode == 0 and "has not run yet" in result.stderr
 
 
+@both_backends
 def test_cancel_is_all_or_nothing(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", three[0])
     message = fail_one_line(cli("cancel", three[1], three[0]), 1)
@@ -71,6 +74,7 @@ def test_cancel_is_all_or_nothing(cli: Cli, three: list[str]) -> None:
     assert cli.json("show", three[1])["state"] == "queued"
 
 
+@both_backends
 def test_retry_keeps_the_id_and_history_with_a_fresh_budget(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", three[0])
     assert cli.ok("retry", three[0]).split() == [three[0]]
@@ -85,6 +89,7 @@ def test_retry_needs_ids_or_failed(cli: Cli) -> None:
     assert cli("retry", "--failed").returncode == 0
 
 
+@both_backends
 def test_stats_per_queue_and_state(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", three[0])
     cli.ok("pause", "b")
@@ -96,6 +101,7 @@ def test_stats_per_queue_and_state(cli: Cli, three: list[str]) -> None:
     assert "queue" in cli.ok("stats").splitlines()[0]
 
 
+@both_backends
 def test_purge_deletes_old_finished_jobs_only(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", three[0])
     assert cli.ok("purge", "--older-than", "1h").strip() == "purged 0 job(s)"
@@ -106,6 +112,7 @@ def test_purge_deletes_old_finished_jobs_only(cli: Cli, three: list[str]) -> Non
     fail_one_line(cli("purge", "--older-than", "a while"), 2)
 
 
+@both_backends
 def test_purge_keeps_the_newest_job_so_no_id_is_given_twice(cli: Cli, three: list[str]) -> None:
     cli.ok("cancel", *three)
     assert cli.ok("purge", "--older-than", "0s").strip() == "purged 2 job(s)"
@@ -113,6 +120,7 @@ def test_purge_keeps_the_newest_job_so_no_id_is_given_twice(cli: Cli, three: lis
     assert cli.ok("add", "--", "true").strip() == str(int(three[2]) + 1)
 
 
+@both_backends
 def test_queued_jobs_ready_or_waiting_are_listed_and_counted_together(
     cli: Cli, three: list[str]
 ) -> None:

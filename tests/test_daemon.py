@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import JOBCTL, Cli, process_running, states, wait_for
+from conftest import JOBCTL, Cli, both_backends, process_running, states, wait_for
 
 from jobctl.models import NewJob
 from jobctl.store import Store
@@ -38,6 +38,7 @@ def test_two_daemons_drain_1000_jobs_each_exactly_once(cli: Cli, write_config, d
     assert states(cli) == {"succeeded": 1000}
 
 
+@both_backends
 def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> None:
     # Recovery counts as an attempt: an ad hoc command, run once by default, asks for more.
     ids = [cli.ok("add", "--max-attempts", "3", "--", "sleep", "30").strip() for _ in range(6)]
@@ -46,7 +47,7 @@ def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> No
     # The pids are read back below, to check the processes went; a kill
     # before they are recorded is test_kill_anytime.py's business.
     recorded = "SELECT count(pid) FROM attempts WHERE number = 1"
-    wait_for(lambda: cli.store().conn.execute(recorded).fetchall()[0][0] == 6, what="6 pids")
+    wait_for(lambda: cli.rows(recorded)[0][0] == 6, what="6 pids")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     daemons.start("--concurrency", "6")
@@ -60,10 +61,7 @@ def test_kill_9_then_a_new_daemon_recovers_running_jobs(cli: Cli, daemons) -> No
         kinds = [e["kind"] for e in cli.json("show", job_id)["events"]]
         assert "recovered" in kinds
     # The dead daemon's `sleep 30`s were stopped: no job runs twice at once.
-    store = cli.store()
-    first_pids = [
-        row[0] for row in store.conn.execute("SELECT pid FROM attempts WHERE number = 1").fetchall()
-    ]
+    first_pids = [row[0] for row in cli.rows("SELECT pid FROM attempts WHERE number = 1")]
     assert len(first_pids) == 6 and all(first_pids)
     wait_for(lambda: not any(map(process_running, first_pids)), timeout=5, what="leftovers gone")
 
@@ -93,6 +91,7 @@ def test_sigterm_requeues_long_jobs_after_the_grace(cli: Cli, write_config, daem
         assert job["state"] == "queued" and job["attempt"] == 0
 
 
+@both_backends
 def test_timeout_kills_the_whole_group_and_on_failure_runs_once(
     cli: Cli, write_config, daemons
 ) -> None:
@@ -115,6 +114,7 @@ def test_timeout_kills_the_whole_group_and_on_failure_runs_once(
     assert leftover.stdout.strip() == ""
 
 
+@both_backends
 def test_a_flood_of_output_keeps_only_output_limit(cli: Cli, write_config, daemons) -> None:
     write_config('output_limit = "64KiB"\n')
     job_id = cli.ok("add", "--", "head", "-c", "3000000", "/dev/urandom").strip()
@@ -138,6 +138,7 @@ def test_a_world_writable_database_is_refused(cli: Cli) -> None:
     assert "writable by other users" in line and "chmod" in line
 
 
+@both_backends
 def test_cancel_kills_a_running_job(cli: Cli, daemons) -> None:
     job_id = cli.ok("add", "--", "sleep", "60").strip()
     daemons.start()
@@ -146,6 +147,7 @@ def test_cancel_kills_a_running_job(cli: Cli, daemons) -> None:
     wait_for(lambda: cli.json("show", job_id)["state"] == "cancelled", timeout=5, what="cancel")
 
 
+@both_backends
 def test_dependents_start_after_their_parent(cli: Cli, daemons, tmp_path: Path) -> None:
     parent = cli.ok("add", "--", "sleep", "0.2").strip()
     child = cli.ok("add", "--after", parent, "--", "true").strip()
@@ -203,6 +205,7 @@ def test_process_isolation_runs_handlers_in_a_child_a_timeout_can_kill(
     assert daemon.poll() is None  # the daemon goes on
 
 
+@both_backends
 def test_drain_waits_for_the_retries_of_jobs_it_ran(cli: Cli, write_config, daemons) -> None:
     write_config(
         "[jobs.second-time]\ncommand = \"sh -c 'test $JOBCTL_ATTEMPT = 2'\"\n"
@@ -215,6 +218,7 @@ def test_drain_waits_for_the_retries_of_jobs_it_ran(cli: Cli, write_config, daem
     assert job["state"] == "succeeded" and job["attempts_total"] == 2
 
 
+@both_backends
 def test_log_format_json_is_one_object_per_line(cli: Cli, daemons) -> None:
     job_id = int(cli.ok("add", "--", "true").strip())
     proc = daemons.start("--drain", "--log-format", "json")
@@ -228,6 +232,7 @@ def test_log_format_json_is_one_object_per_line(cli: Cli, daemons) -> None:
     assert records[-1]["event"].startswith("Stopped")
 
 
+@both_backends
 def test_drain_ignores_due_jobs_it_may_not_run(cli: Cli, daemons) -> None:
     # Found in review: a due job in a paused or unserved queue made the loop
     # spin and --drain never exit.

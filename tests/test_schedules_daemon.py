@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import Cli, wait_for
+from conftest import Cli, both_backends, wait_for
 
 
 def scheduled_jobs(cli: Cli) -> list[tuple[int, float, str]]:
-    store = cli.store()
-    try:
-        rows = store.conn.execute(
-            "SELECT id, due_at, state FROM jobs WHERE schedule IS NOT NULL ORDER BY due_at"
-        ).fetchall()
-        return [tuple(row) for row in rows]
-    finally:
-        store.close()
+    return cli.rows("SELECT id, due_at, state FROM jobs WHERE schedule IS NOT NULL ORDER BY due_at")
 
 
+@both_backends
 def test_two_daemons_enqueue_each_due_time_once(cli: Cli, write_config, daemons) -> None:
     write_config('[jobs.tick]\ncommand = "true"\nevery = "1s"\n')
     cli.ok("stats")  # create the database before two daemons race to
@@ -54,6 +48,7 @@ def test_schedules_lists_next_and_last_run(cli: Cli, write_config, daemons) -> N
     assert any(row.startswith("nightly\t30 2 * * *\tEurope/Berlin\t") for row in table)
 
 
+@both_backends
 def test_no_schedules_flag_and_overlap_skip(cli: Cli, write_config, daemons) -> None:
     write_config('[jobs.slow]\ncommand = "sleep 30"\nevery = "1s"\n')
     quiet = daemons.start("--no-schedules")

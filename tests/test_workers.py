@@ -7,7 +7,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import JOBCTL, Cli, copies, read_line, wait_for, worker
+from conftest import JOBCTL, Cli, both_backends, copies, read_line, wait_for, worker
 
 
 @pytest.fixture(autouse=True)
@@ -19,18 +19,12 @@ def no_leftovers():
 
 
 def runs(cli: Cli, name: str) -> list[tuple[float, int | None]]:
-    store = cli.store()
-    try:
-        return [
-            tuple(row)
-            for row in store.conn.execute(
-                "SELECT started_at, pid FROM worker_runs WHERE worker = ? ORDER BY number", (name,)
-            ).fetchall()
-        ]
-    finally:
-        store.close()
+    return cli.rows(
+        "SELECT started_at, pid FROM worker_runs WHERE worker = ? ORDER BY number", (name,)
+    )
 
 
+@both_backends
 def test_a_crashing_worker_restarts_with_growing_delays_then_gives_up(
     cli: Cli, write_config, daemons
 ) -> None:
@@ -67,6 +61,7 @@ def test_a_killed_worker_is_restarted_and_stop_start_work(cli: Cli, write_config
     assert len(copies("sleep 971.5")) == 1
 
 
+@both_backends
 def test_exactly_one_copy_with_two_daemons_and_after_kill_9_of_its_daemon(
     cli: Cli, write_config, daemons
 ) -> None:
@@ -132,6 +127,7 @@ def loop(payload, ctx):
 """
 
 
+@both_backends
 def test_a_handler_worker_follows_its_logs_and_stops_on_request(
     cli: Cli, write_config, daemons
 ) -> None:
