@@ -33,11 +33,12 @@ from jobctl.config_watch import CHECK_SECONDS, ConfigWatch
 from jobctl.daemon_log import DaemonLog
 from jobctl.errors import DatabaseBusy, DatabaseError, DiskFull, JobctlError
 from jobctl.file_safety import put_handlers_on_path
+from jobctl.lease_watch import LeaseWatch
 from jobctl.models import Config, Job, JobType, Outcome, storable
 from jobctl.output_tail import OutputTail
 from jobctl.processes import RUN_ENV, WORKER_ENV, RunMark, new_run_token, process_start_time
 from jobctl.retention import Retention
-from jobctl.store import Store
+from jobctl.store import Store, is_postgres_url
 
 if TYPE_CHECKING:
     from jobctl.scheduler import Scheduler
@@ -202,6 +203,12 @@ class Daemon:
         self.signal_fds = (wake_read,)
         self._wake_write = wake_write
         self.watcher = store.watcher(POLL_SECONDS)
+        # Only where another host may take over its jobs (see lease_watch.py).
+        self.lease_watch = (
+            LeaseWatch(self.lease, LOST_KILL_GRACE, self._lease_lost)
+            if is_postgres_url(self.db_path)
+            else None
+        )
         self.config_watch = ConfigWatch(self.config_source, self.config)
         self.supervisor = self._new_supervisor() if self.run_workers else None
         self.scheduler = self._new_scheduler() if self.run_schedules else None
@@ -211,6 +218,8 @@ class Daemon:
         ]
         for thread in threads:
             thread.start()
+        if self.lease_watch is not None:
+            self.lease_watch.start()
         self.workers_stopped = 0  # counted by _begin_stop, for the last line
         started = f"daemon {self.id} started: pid {pid}, {self.concurrency} threads"
         self._log(None, f"{started}, {self._served()}")
@@ -236,6 +245,8 @@ class Daemon:
             self._flush_log()
             if self.scheduler is not None:
                 self.scheduler.close()
+            if self.lease_watch is not None:
+                self.lease_watch.stop()
             store.close()
             self.watcher.close()
             signal.set_wakeup_fd(-1)
@@ -368,7 +379,8 @@ class Daemon:
         # and claimed again at once, and two copies would run.
         if self.stale and not self.stale & self.running.keys():
             self.stale = set()
-        claiming = timers.stop is None and not self.stale
+        fenced = self.lease_watch is not None and self.lease_watch.lost
+        claiming = timers.stop is None and not self.stale and not fenced
         # What ended and what starts next share one transaction: the
         # commit is most of the cost of a short job.
         mono = time.monotonic()
@@ -512,10 +524,15 @@ class Daemon:
             )
             self._log(None, self.fatal)
             return
+        began = time.monotonic()
         if not self.store.heartbeat(self.id, now, now + self.lease):
             self._declared_dead(now)
         elif self.supervisor is not None:
             self.supervisor.keep_owned()
+        if self.lease_watch is not None and self.lease_watch.renewed(began):
+            self._log(None, "a heartbeat got through again: claiming and starting workers again")
+            if self.supervisor is not None:
+                self.supervisor.fenced = False
         self._recover(now)
 
     def _wait_out(self, exc: DatabaseError, timers: _Timers) -> None:
@@ -561,6 +578,24 @@ class Daemon:
         )
         if self.supervisor is not None:
             self.supervisor.daemon_id, self.supervisor.token = self.id, self.token
+
+    def _lease_lost(self, silent: float) -> None:
+        """From the lease watch's thread: no heartbeat got through for `silent`
+        seconds, near the lease, so another host may soon take this daemon's
+        jobs and workers.  Stop them first (their own threads signal them);
+        claim and start nothing until a heartbeat gets through."""
+        self._log(
+            None,
+            f"no heartbeat got through for {silent:.1f}s (lease {self.lease:g}s):"
+            " stopping its jobs and workers before another daemon takes them",
+        )
+        for item in list(self.running.values()):
+            item.stop_reason = item.stop_reason or "interrupted"
+            if item.attempt is not None:
+                item.attempt.kill_grace = min(item.attempt.kill_grace, LOST_KILL_GRACE)
+        if self.supervisor is not None:
+            self.supervisor.fence()
+        self._wake_up()
 
     def _new_token(self) -> None:
         self.token = new_run_token()

@@ -96,6 +96,7 @@ class Supervisor:
         self.owned: dict[str, Worker] = {}
         self.lost: set[Run] = set()  # runs of workers let go, until they have exited
         self.ended: deque[Run] = deque()
+        self.fenced = False  # the daemon may have lost its lease: start nothing (see fence)
         self.output_due = 0.0  # when to store running workers' output next (time.monotonic())
         store.add_workers({name: spec.autostart for name, spec in self.specs.items()})
 
@@ -121,7 +122,7 @@ class Supervisor:
                 self._request(name, requested, now)
         soonest = None
         for worker in list(self.owned.values()):  # _start may let one go
-            if worker.run is None and worker.next_start is not None:
+            if worker.run is None and worker.next_start is not None and not self.fenced:
                 if worker.next_start <= now:
                     self._start(worker, now)
                 else:
@@ -208,6 +209,17 @@ class Supervisor:
         """At each heartbeat: stop and forget the workers another daemon has taken over."""
         if self.owned:
             self.let_go(set(self.owned) - self.store.owned_workers(self.daemon_id))
+
+    def fence(self) -> None:
+        """The daemon may lose its lease (see lease_watch.py): stop every run at
+        once and start none until `fenced` is cleared.  From any thread: it
+        only sets flags, which the runs' own threads act on."""
+        self.fenced = True
+        for worker in list(self.owned.values()):
+            run = worker.run
+            if run is not None and run.stop_reason is None:
+                run.stop_reason = "fenced"
+                run.kill_grace = min(run.kill_grace, LOST_KILL_GRACE)
 
     def let_go(self, names: set[str]) -> None:
         """Stop these workers' runs at once (SIGTERM, SIGKILL a second later) and
@@ -361,7 +373,7 @@ class Supervisor:
         if lived >= spec.reset_after:
             worker.restarts = 0
         failed = run.stop_reason is None and (run.exit_status != 0 or run.signal is not None)
-        if run.stop_reason == "restart":
+        if run.stop_reason in ("restart", "fenced"):  # fenced: again once unfenced
             worker.restarts, worker.next_start = 0, now
             self._save(worker, "starting", run)
         elif run.stop_reason is not None:  # stop, removed, or the daemon's shutdown
