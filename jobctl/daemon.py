@@ -197,6 +197,9 @@ class Daemon:
         self.id = store.register_daemon(
             self.host, pid, process_start_time(pid), self.queues, now, self.token
         )
+        # Processes a dead daemon of this host left, whose jobs another host
+        # has taken (see recovery.py): before anything of ours starts.
+        recovery.stop_what_the_dead_left(store, self.host, self.token, lambda s: self._log(None, s))
         # A signal also writes a byte here, which ends an idle select() at once.
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)

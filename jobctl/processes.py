@@ -114,12 +114,13 @@ def mark_held(token: str) -> bool:
     return False
 
 
-def tagged_processes(token: str, worker: str | None = None) -> list[int]:
+def tagged_processes(token: str, worker: str | None = None, every: bool = False) -> list[int]:
     """Pids of the processes whose environment holds the run token.
 
     With `worker`, only that worker's processes; without, only job
-    processes (a worker's carry WORKER_ENV).  A process inside execve shows
-    an empty environment for a moment, so an empty one is read again.
+    processes (a worker's carry WORKER_ENV); with `every`, all of them.  A
+    process inside execve shows an empty environment for a moment, so an
+    empty one is read again.
     """
     run = f"{RUN_ENV}={token}".encode()
     role = f"{WORKER_ENV}={worker}".encode() if worker is not None else None
@@ -131,8 +132,21 @@ def tagged_processes(token: str, worker: str | None = None) -> list[int]:
         if run not in entries:
             continue
         is_worker = any(e.startswith(WORKER_ENV.encode() + b"=") for e in entries)
-        if (role in entries) if role is not None else not is_worker:
+        if every or ((role in entries) if role is not None else not is_worker):
             found.append(int(name))
+    return found
+
+
+def tokens_running() -> set[str]:
+    """The run tokens that some process (a job's or a worker's) carries now: one
+    look at every process, for a daemon starting on a host where others died."""
+    prefix = f"{RUN_ENV}=".encode()
+    found = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            for entry in _environment(int(name)):
+                if entry.startswith(prefix):
+                    found.add(entry[len(prefix) :].decode(errors="replace"))
     return found
 
 
@@ -155,7 +169,9 @@ def _environment(pid: int) -> list[bytes]:
 _PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread, which has no environment
 
 
-def stop_tagged(token: str, worker: str | None = None, grace: float = 0.0) -> dict[int, int]:
+def stop_tagged(
+    token: str, worker: str | None = None, grace: float = 0.0, every: bool = False
+) -> dict[int, int]:
     """Stop every process tagged with `token` (see tagged_processes), with its group.
 
     SIGTERM first when `grace` is given, SIGKILL after it; the scan is
@@ -166,7 +182,7 @@ def stop_tagged(token: str, worker: str | None = None, grace: float = 0.0) -> di
     deadline = time.monotonic() + grace
     sig = signal.SIGTERM if grace > 0 else signal.SIGKILL
     for _ in range(1000):  # bounded: a fork bomb must not hold recovery for ever
-        pids = tagged_processes(token, worker)
+        pids = tagged_processes(token, worker, every)
         if not pids:
             break
         for pid in pids:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Sequence
 
-from jobctl.processes import mark_held, pid_alive, signal_group, stop_tagged
+from jobctl.processes import mark_held, pid_alive, signal_group, stop_tagged, tokens_running
 from jobctl.store import Store
 
 
@@ -67,3 +67,26 @@ def stop_leftovers(
             if group not in recorded:  # not one of those just killed, still on its way out
                 log(f"killed process {pid} a dead daemon's job left (found by its run token)")
     return not_yet
+
+
+def stop_what_the_dead_left(
+    store: Store, host: str, own_token: str, log: Callable[[str], None]
+) -> None:
+    """At a daemon's start: stop every process, a job's or a worker's, that a
+    dead registration on this host left, whoever runs its jobs now.
+
+    stop_leftovers only looks at the attempts still open.  A daemon on
+    another host that took this host's dead daemon for dead has already
+    ended those and runs the jobs again, while the dead daemon's processes
+    may still run here: nothing else would ever stop them.  One look at
+    every process finds the run tokens in use; those of this host's dead
+    registrations whose mark nobody holds go.
+    """
+    found = tokens_running() - {own_token}
+    if not found:
+        return
+    for token in sorted(found & store.dead_tokens(host)):
+        if mark_held(token):  # its daemon lives (stopped, say): it stops its own
+            continue
+        for pid in stop_tagged(token, every=True):
+            log(f"killed process {pid} a dead daemon left (found by its run token)")

@@ -386,3 +386,31 @@ def test_a_daemon_rides_out_a_server_restart(tmp_path: Path, own_server: Any) ->
     assert log.count("retrying until it can write again") == 2, log
     assert log.count("the database is writable again: going on") == 2, log
     assert "Traceback" not in log
+
+
+# -- a host whose daemon comes back after its lease -----------------------------------
+
+
+def test_a_daemon_restarted_after_its_lease_stops_what_its_dead_predecessor_left(
+    pg: Cli, hosts: Daemons
+) -> None:
+    """host-a's daemon dies with -9 and stays down past its lease: host-b takes
+    the job and runs it again (the first copy, on "another host", is out of
+    its reach).  When host-a's daemon starts again it stops the first copy,
+    though the job is no longer host-a's to recover."""
+    write_config(pg, LEASE)
+    pids = pg.home / "pids"
+    pg.ok("add", "--max-attempts", "2", "--shell", f"echo $$ >> {pids}; exec sleep 1818.9")
+    first_daemon = start_as(hosts, "host-a")
+    wait_for(lambda: lines(pids), what="host-a runs the job")
+    first_copy = int(lines(pids)[0])
+    first_daemon.send_signal(signal.SIGKILL)
+    first_daemon.wait()
+    start_as(hosts, "host-b")
+    wait_for(lambda: len(lines(pids)) == 2, timeout=30, what="host-b runs it again")
+    second_copy = int(lines(pids)[1])
+    assert copies("sleep 1818.9") == sorted([first_copy, second_copy])  # two, for now
+
+    start_as(hosts, "host-a")
+    wait_for(lambda: copies("sleep 1818.9") == [second_copy], what="the first copy stopped")
+    wait_for(lambda: "a dead daemon left" in hosts.log_path(2).read_text(), what="host-a says so")

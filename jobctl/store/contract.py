@@ -364,6 +364,10 @@ class Store:
         attempts may have started; the pid is None if it was never recorded."""
         raise NotImplementedError
 
+    def dead_tokens(self, host: str) -> set[str]:
+        """The run tokens of the daemons on `host` that stopped or were declared dead."""
+        raise NotImplementedError
+
     def schedule_rows(
         self,
     ) -> dict[str, tuple[float | None, int | None, float | None, float | None]]:

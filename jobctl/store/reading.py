@@ -61,6 +61,9 @@ class Reading(SqlBase):
     def cancel_requests(self, daemon_id: int) -> list[int]:
         return [r[0] for r in self._all("cancel_requests", {"id": daemon_id})]
 
+    def dead_tokens(self, host: str) -> set[str]:
+        return {row[0] for row in self._all("dead_tokens", {"host": host})}
+
     def schedule_rows(
         self,
     ) -> dict[str, tuple[float | None, int | None, float | None, float | None]]:

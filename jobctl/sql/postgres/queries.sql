@@ -309,6 +309,11 @@ JOIN attempts a ON a.job_id = CAST(e.value ->> 0 AS bigint)
 JOIN daemons d ON d.id = a.daemon_id
 WHERE a.finished_at IS NULL;
 
+-- name: dead_tokens
+-- The run tokens of this host's daemons that stopped or were declared dead
+-- (see recovery.stop_what_the_dead_left).
+SELECT token FROM daemons WHERE host = :host AND stopped_at IS NOT NULL AND token IS NOT NULL;
+
 -- name: set_attempt_pid
 UPDATE attempts SET pid = :pid, pid_started = :pid_started
 WHERE job_id = :id AND number = :number;
