@@ -33,7 +33,7 @@ class State(StrEnum):
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 
 # Which state may follow which.  The store's UPDATEs guard the same edges in
-# SQL (`WHERE state IN (...)`); tests/test_store.py checks they agree.
+# SQL (`WHERE state IN (...)`); tests/test_store_contract.py checks they agree.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED}),
     # running -> queued: a retry after a failed attempt, or a graceful shutdown.

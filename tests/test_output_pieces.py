@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobctl.api import OutputFollower
-from jobctl.store.sqlite_db import MIGRATIONS
 from jobctl.models import NewJob, Outcome
 from jobctl.output_tail import OutputTail
 from jobctl.store import Store
+from jobctl.store.sqlite_db import MIGRATIONS
 
 NOW = 1_800_000_000.0
 LIMIT = 100

@@ -1,4 +1,7 @@
-"""The store on a real database file: privacy, schema, guarded transitions."""
+"""The SQLite store on a real database file: privacy, schema, indexes, locks.
+
+What both stores promise (contract.py) is tested on both in test_store_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from typing import Any
 import apsw
 import pytest
 
-from jobctl.store.sqlite_db import MIGRATIONS, SCHEMA_VERSION, Q
-from jobctl.errors import DatabaseError, WrongState
-from jobctl.models import TRANSITIONS, NewJob, Outcome, State
+from jobctl.errors import DatabaseError
+from jobctl.models import NewJob, State
 from jobctl.store import Store
+from jobctl.store.sqlite_db import MIGRATIONS, SCHEMA_VERSION, Q
 
 NOW = 1_800_000_000.0
 
@@ -125,71 +128,6 @@ def test_listing_queued_jobs_finds_old_ones_beyond_the_recent_rows(
     assert [j.id for j in store.list(state="queued", before_id=recent, limit=5)] == old[::-1]
 
 
-def test_a_batch_goes_to_sqlite_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import jobctl
-
-    monkeypatch.setattr("jobctl.store.sqlite.BATCH_CHUNK_BYTES", 40)
-    (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
-    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
-    payloads = [{"n": n, "pad": "x" * (n % 7)} for n in range(50)]
-    ids = queue.add_many("t", payloads)
-    assert ids == list(range(1, 51))
-    assert [queue.get(i).payload for i in ids] == payloads
-
-
-def test_listing_and_counting_by_state_see_every_index(store: Store) -> None:
-    ids = store.add_jobs([job(queue=q) for q in "aabbc"], NOW)
-    [child] = store.add_jobs([job(queue="a", after=(ids[0],))], NOW)
-    store.conn.execute("UPDATE jobs SET state = 'running' WHERE id IN (?, ?)", (ids[1], ids[2]))
-    store.cancel([ids[4]], NOW)
-    assert [j.id for j in store.list(state="running")] == [ids[2], ids[1]]
-    assert [j.id for j in store.list(state="queued")] == [child, ids[3], ids[0]]
-    assert [j.id for j in store.list(state="queued", limit=1)] == [child]
-    assert [j.id for j in store.list(state="cancelled")] == [ids[4]]
-    assert store.stats() == {
-        "a": {"queued": 2, "running": 1},
-        "b": {"queued": 1, "running": 1},
-        "c": {"cancelled": 1},
-    }
-
-
-def test_cancel_and_retry_follow_the_transition_table(store: Store) -> None:
-    [a] = store.add_jobs([job()], NOW)
-    assert State.CANCELLED in TRANSITIONS[State.QUEUED]
-    store.cancel([a], NOW)
-    assert State.QUEUED in TRANSITIONS[State.CANCELLED]
-    store.retry([a], NOW)
-    assert store.get(a).state == State.QUEUED
-    with pytest.raises(WrongState):
-        store.retry([a], NOW)  # queued -> queued is not an edge
-
-
-def test_a_running_job_is_only_asked_to_cancel(store: Store) -> None:
-    [a] = store.add_jobs([job()], NOW)
-    store.conn.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (a,))
-    assert store.cancel([a], NOW + 1) == {a: "cancelling"}
-    assert store.get(a).state == State.RUNNING
-    assert store.get(a).cancel_requested == NOW + 1
-
-
-def test_dependents_wait_and_cascade(store: Store) -> None:
-    [parent] = store.add_jobs([job()], NOW)
-    [child] = store.add_jobs([job(after=(parent,))], NOW)
-    [grandchild] = store.add_jobs([job(after=(child,))], NOW)
-    assert store.get(child).waiting == 1
-    store.cancel([parent], NOW)
-    assert store.get(grandchild).state == State.CANCELLED
-    assert store.get(grandchild).error == f"job {parent} cancelled"
-    [late] = store.add_jobs([job(after=(parent,))], NOW)
-    assert store.get(late).state == State.CANCELLED
-
-
-def test_a_batch_is_one_transaction(store: Store) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - any failure must roll back
-        store.add_jobs([job(), job(after=(999,))], NOW)
-    assert store.list() == []
-
-
 def test_a_locked_database_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     holder = Store.open(path)
@@ -201,60 +139,6 @@ def test_a_locked_database_is_one_clear_error(tmp_path: Path) -> None:
     holder.conn.execute("ROLLBACK")
 
 
-# -- recovery: found in review ---------------------------------------------------
-
-
-def _no_delay(job, outcome) -> float:
-    return 0.0
-
-
-def test_a_paused_daemon_on_this_host_keeps_its_jobs_past_its_lease(store: Store) -> None:
-    [job_id] = store.add_jobs([job()], NOW)
-    here = store.register_daemon("this-host", 100, None, None, NOW)
-    there = store.register_daemon("other-host", 200, None, None, NOW)
-    store.claim(here, 1, NOW, NOW + 30)
-    late = NOW + 3600  # long past the lease
-    # Asked from its own host: its pid decides, not the lease.
-    assert store.orphaned_jobs(there, "this-host", late) == []
-    # Asked from another host, the lease is all there is.
-    assert store.orphaned_jobs(there, "other-host", late) == [(job_id, 1)]
-    assert store.orphaned_jobs(there, "other-host", NOW + 1) == []
-
-
-def test_recovering_an_attempt_twice_never_ends_the_next_one(store: Store) -> None:
-    [job_id] = store.add_jobs([job()], NOW)
-    daemon = store.register_daemon("h", 1, None, None, NOW)
-    store.claim(daemon, 1, NOW, NOW + 30)
-    recovered = Outcome(job_id, 1, "recovered", error="daemon died")
-    store.record([recovered], [], [], NOW + 1, 1024, _no_delay)
-    [again] = store.claim(daemon, 1, NOW + 2, NOW + 32)
-    assert again.attempt == 2
-    store.record([recovered], [], [], NOW + 3, 1024, _no_delay)  # a second, late recovery
-    assert store.get(job_id).state == State.RUNNING
-    assert [a.outcome for a in store.attempts(job_id)] == ["recovered", None]
-
-
-def test_a_cancel_asked_while_running_wins_over_recovery(store: Store) -> None:
-    [job_id] = store.add_jobs([job()], NOW)
-    daemon = store.register_daemon("h", 1, None, None, NOW)
-    store.claim(daemon, 1, NOW, NOW + 30)
-    assert store.cancel([job_id], NOW + 1) == {job_id: "cancelling"}
-    store.record(
-        [Outcome(job_id, 1, "recovered", error="daemon died")], [], [], NOW + 2, 1024, _no_delay
-    )
-    assert store.get(job_id).state == State.CANCELLED
-    assert store.claim(daemon, 1, NOW + 3, NOW + 33) == []
-
-
-def test_next_run_at_skips_paused_and_unserved_queues(store: Store) -> None:
-    store.add_jobs([job(queue="a", run_at=NOW), job(queue="b", run_at=NOW + 10)], NOW)
-    assert store.next_run_at() == NOW
-    assert store.next_run_at(["b"]) == NOW + 10
-    store.set_paused("a", True)
-    assert store.next_run_at() == NOW + 10
-    assert store.next_run_at(["a"]) is None
-
-
 def test_every_migration_file_is_applied() -> None:
     from jobctl.store.sqlite_db import _SQL_DIR
 
@@ -263,53 +147,11 @@ def test_every_migration_file_is_applied() -> None:
     assert [int(name[:3]) for name in numbered] == list(range(2, SCHEMA_VERSION + 1))
 
 
-def test_a_batch_keeps_every_payload_exactly_and_in_order(tmp_path: Path) -> None:
-    import json
-
-    import jobctl
-
-    payloads = [
-        0.1 + 0.2, 1e-300, 2**70, -0.0, "é\u2028\"\\\n", "", None, True, [],
-        {"nested": {"list": [1.5, "x"], "t": False}}, "[1]", "null",
-    ]  # fmt: skip
-    (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
-    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
-    ids = queue.add_many("t", payloads)
-    assert ids == list(range(ids[0], ids[0] + len(payloads)))
-    for job_id, payload in zip(ids, payloads, strict=True):
-        stored = queue.store.conn.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,))
-        assert stored.fetchall()[0][0] == json.dumps(payload, separators=(",", ":"))
-        assert repr(queue.get(job_id).payload) == repr(payload)
-    assert queue.add_many("t", []) == []
-
-
-def test_add_returns_the_job_as_get_reads_it(tmp_path: Path) -> None:
-    import jobctl
-
-    (tmp_path / "jobs.toml").write_text(
-        '[jobs.t]\nhandler = "x:y"\ntimeout = "90s"\npriority = 3\nqueue = "q"\n'
-    )
-    queue = jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml")
-    added = [
-        queue.add("t", {"a": [1, 2.5, "é"]}),
-        queue.add("t", None, delay="10m", max_attempts=7, timeout=2),
-        queue.add(command=["echo", "hi"], cwd="/", env={"A": "1"}),
-        queue.add(shell="echo $HOME", priority=-1, queue="other"),
-        queue.add("t", 1, unique="k"),
-        queue.add("t", 2, unique="k"),  # the existing job
-    ]
-    parent = added[0].id
-    added.append(queue.add("t", 3, after=[parent]))
-    for job in added:
-        assert job == queue.get(job.id)
-    assert added[5].id == added[4].id and added[6].parents == (parent,)
-
-
 def test_a_full_disk_mid_statement_is_told_as_a_full_disk(tmp_path: Path) -> None:
     """SQLite rolls the transaction back itself on SQLITE_FULL: write() must
     not hide that under a failed ROLLBACK (the daemon waits a full disk out)."""
-    from jobctl.store.sqlite_db import explain, open_db, write
     from jobctl.errors import DiskFull
+    from jobctl.store.sqlite_db import explain, open_db, write
 
     conn = open_db(tmp_path / "small.db")
     conn.execute("PRAGMA max_page_count = 60")
@@ -319,3 +161,19 @@ def test_a_full_disk_mid_statement_is_told_as_a_full_disk(tmp_path: Path) -> Non
             conn.execute("INSERT INTO big VALUES (randomblob(4000))")
     assert isinstance(explain(caught.value, "small.db"), DiskFull)
     assert conn.get_autocommit()  # nothing left open
+
+
+def test_a_batch_stores_each_payload_as_compact_json_text(tmp_path: Path) -> None:
+    """The text in the file (what `jobctl dump` and other readers see), not
+    only what get() parses: test_store_contract.py checks the values."""
+    import json
+
+    import jobctl
+
+    payloads = [0.1 + 0.2, 1e-300, 2**70, -0.0, 'é\u2028"\\\n', None, {"n": {"l": [1.5]}}]
+    (tmp_path / "jobs.toml").write_text('[jobs.t]\nhandler = "x:y"\n')
+    with jobctl.connect(tmp_path / "j.db", tmp_path / "jobs.toml") as queue:
+        ids = queue.add_many("t", payloads)
+        for job_id, payload in zip(ids, payloads, strict=True):
+            stored = queue.store.conn.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,))
+            assert stored.fetchall()[0][0] == json.dumps(payload, separators=(",", ":"))
