@@ -18,6 +18,7 @@ of another test's: tests/test_workers.py kills every `sleep 97*`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -347,6 +348,12 @@ def own_server(tmp_path: Path) -> Iterator[Any]:
         server = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop")
     yield server
     server.cleanup()
+    # pgserver stops the postmaster it started; after a restart that is
+    # another process, which its cleanup leaves running.
+    from pgserver._commands import pg_ctl
+
+    with contextlib.suppress(Exception):
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 def restart(server: Any, mode: str) -> None:
