@@ -659,7 +659,7 @@ class Daemon:
             self.id,
             free,
             now,
-            now + self.lease,
+            self.clock() + self.lease,  # from now, not the pass's start: a claim may wait
             queues=self.queues,
             queue_caps=self._queue_caps,
             type_caps=self._type_caps,
@@ -765,6 +765,10 @@ class Daemon:
                 self._run_hooks(job)
         for item in claimed:
             self.running[item.job.id] = item
+            if self.lease_watch is not None and self.lease_watch.lost:
+                # The lease was given up while this claim waited to commit
+                # (_lease_lost saw running without it): give it back unrun.
+                item.stop_reason = "interrupted"
             self._log(item.job, "started", item.number)
             if item.job.type is not None and item.job_type is None:
                 # Added by a command that read a newer jobs.toml than this
@@ -799,10 +803,8 @@ class Daemon:
     def _recover(self, now: float) -> None:
         """Give back the running jobs of daemons that are gone, once their
         processes on this host are stopped (see recovery.py)."""
-        dead = recovery.dead_daemons(self.store, self.id, self.host, self.lease, now)
-        if dead:
-            self.store.mark_daemons_dead(dead, now)
-        orphans = self.store.orphaned_jobs(self.id, self.host, now)
+        recovery.mark_the_dead(self.store, self.id, self.host, self.lease, now)
+        orphans = self.store.orphaned_jobs(self.id)
         if not orphans:
             return
         not_yet = recovery.stop_leftovers(

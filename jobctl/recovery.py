@@ -18,19 +18,25 @@ from jobctl.processes import mark_held, pid_alive, signal_group, stop_tagged, to
 from jobctl.store import Store
 
 
-def dead_daemons(store: Store, own_id: int, host: str, lease: float, now: float) -> list[int]:
-    """The daemons not known to have stopped that are gone."""
-    dead = []
+def mark_the_dead(store: Store, own_id: int, host: str, lease: float, now: float) -> None:
+    """Declare dead the daemons not known to have stopped that are gone.
+
+    On this host the pid tells; a daemon merely paused (SIGSTOP, a suspended
+    laptop) past its lease is alive and keeps its jobs.  Elsewhere only its
+    heartbeat's age can, and that is checked again as the daemon is marked:
+    a heartbeat committed since this look keeps it alive.
+    """
+    gone_here, silent = [], []
     for daemon_id, daemon_host, pid, pid_started, heartbeat_at in store.other_daemons(own_id):
-        # On this host the pid tells; a daemon merely paused (SIGSTOP, a
-        # suspended laptop) past its lease is alive and keeps its jobs.
         if daemon_host == host:
-            gone = not pid_alive(pid, pid_started)
-        else:
-            gone = now - heartbeat_at > lease
-        if gone:
-            dead.append(daemon_id)
-    return dead
+            if not pid_alive(pid, pid_started):
+                gone_here.append(daemon_id)
+        elif now - heartbeat_at > lease:
+            silent.append(daemon_id)
+    if gone_here:
+        store.mark_daemons_dead(gone_here, now)
+    if silent:
+        store.mark_daemons_dead(silent, now, stale_before=now - lease)
 
 
 def stop_leftovers(

@@ -360,6 +360,9 @@ class Supervisor:
             return
         run = Run(spec, number, proc, self.config.output_limit)
         worker.run, worker.state = run, "running"
+        if self.fenced:  # the lease was given up while this start was recorded
+            run.stop_reason = "fenced"
+            run.kill_grace = min(run.kill_grace, LOST_KILL_GRACE)
         self.log(f"worker {spec.name}: started run {number}, pid {proc.pid}")
         threading.Thread(target=self._watch, args=(run,), daemon=True).start()
 

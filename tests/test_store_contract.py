@@ -185,18 +185,27 @@ def test_a_batch_is_one_transaction(any_store: Store) -> None:
     assert any_store.list() == []
 
 
-def test_a_paused_daemon_on_this_host_keeps_its_jobs_past_its_lease(any_store: Store) -> None:
+def test_jobs_are_recovered_only_from_a_daemon_declared_dead_and_a_fresh_heartbeat_keeps_it(
+    any_store: Store,
+) -> None:
     store = any_store
     [job_id] = store.add_jobs([job()], NOW)
     here = store.register_daemon("this-host", 100, None, None, NOW)
     there = store.register_daemon("other-host", 200, None, None, NOW)
     store.claim(here, 1, NOW, NOW + 30)
     late = NOW + 3600  # long past the lease
-    # Asked from its own host: its pid decides, not the lease.
-    assert store.orphaned_jobs(there, "this-host", late) == []
-    # Asked from another host, the lease is all there is.
-    assert store.orphaned_jobs(there, "other-host", late) == [(job_id, 1)]
-    assert store.orphaned_jobs(there, "other-host", NOW + 1) == []
+    assert store.orphaned_jobs(there) == []  # silent, but not declared dead
+    # Another host looked (the heartbeat was old), then a heartbeat committed:
+    # the compare-and-set keeps the daemon alive.
+    assert store.heartbeat(here, late - 1, late + 29)
+    assert store.mark_daemons_dead([here], late, stale_before=late - 30) == []
+    assert store.orphaned_jobs(there) == []
+    assert store.mark_daemons_dead([here], late + 60, stale_before=late + 30) == [here]
+    assert store.orphaned_jobs(there) == [(job_id, 1)]
+    # Declared dead, it claims nothing: those jobs would be recovered, and run, at once.
+    store.add_jobs([job()], NOW)
+    assert store.claim(here, 1, late, late + 30) == []
+    assert store.claim(there, 1, late, late + 30) != []
 
 
 def test_recovering_an_attempt_twice_never_ends_the_next_one(any_store: Store) -> None:

@@ -15,10 +15,11 @@ while true; do sleep 0.05; done
 """
 
 
-def copies(entry: str) -> set[int]:
+def copies(entry: str, test: str) -> set[int]:
     """The process groups of live processes whose environment holds `entry`
-    (NAME=value): one per copy of a job or worker, whatever it forks."""
-    wanted = entry.encode()
+    (NAME=value) and TAKEOVER_TEST=`test`: one per copy of this test's job or
+    worker, whatever it forks (another test's job 1 is not one of them)."""
+    wanted, mine = entry.encode(), f"TAKEOVER_TEST={test}".encode()
     groups = set()
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -30,7 +31,7 @@ def copies(entry: str) -> set[int]:
                 fields = file.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if wanted in environ and fields[0] != b"Z":
+        if wanted in environ and mine in environ and fields[0] != b"Z":
             groups.add(int(fields[2]))
     return groups
 
@@ -45,12 +46,12 @@ def test_a_daemon_declared_dead_stops_its_jobs_and_workers(
         f'[workers.keeper]\ncommand = "sh {tmp_path}/job.sh"\n'
     )
     job_id = cli.ok("add", "long").strip()
-    base_env = cli.env
+    base_env = cli.env | {"TAKEOVER_TEST": str(tmp_path)}
     cli.env = base_env | {"JOBCTL_HOST": "host-a"}
     first = daemons.start()
     cli.env = base_env | {"JOBCTL_HOST": "host-b"}
-    job_copies = lambda: copies(f"JOBCTL_JOB_ID={job_id}")  # noqa: E731
-    worker_copies = lambda: copies("JOBCTL_WORKER=keeper")  # noqa: E731
+    job_copies = lambda: copies(f"JOBCTL_JOB_ID={job_id}", str(tmp_path))  # noqa: E731
+    worker_copies = lambda: copies("JOBCTL_WORKER=keeper", str(tmp_path))  # noqa: E731
     wait_for(lambda: len(job_copies()) == 1 and len(worker_copies()) == 1, what="A runs both")
 
     os.kill(first.pid, signal.SIGSTOP)

@@ -349,12 +349,20 @@ class Store:
         """(id, host, pid, pid_started, heartbeat_at) of daemons not known to have stopped."""
         raise NotImplementedError
 
-    def mark_daemons_dead(self, daemon_ids: Iterable[int], now: float) -> None:
-        """Record that these daemons are gone (their leases ran out, or their process is dead)."""
+    def mark_daemons_dead(
+        self, daemon_ids: Iterable[int], now: float, stale_before: float | None = None
+    ) -> list[int]:
+        """Record that these daemons are gone; those it did record.
+
+        With `stale_before` (their lease ran out), only those whose last
+        heartbeat is still older than that: compare-and-set, so that one
+        committed since the caller looked keeps its daemon alive.  Without
+        (their process is dead on this host), all of them."""
         raise NotImplementedError
 
-    def orphaned_jobs(self, daemon_id: int, host: str, now: float) -> list[tuple[int, int]]:
-        """(job id, attempt number) of running jobs whose daemon is gone."""
+    def orphaned_jobs(self, daemon_id: int) -> list[tuple[int, int]]:
+        """(job id, attempt number) of the running jobs of daemons other than
+        `daemon_id` that are known dead (mark_daemons_dead)."""
         raise NotImplementedError
 
     def orphaned_processes(

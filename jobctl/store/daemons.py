@@ -45,10 +45,16 @@ class Daemons(SqlBase):
         with self._writing():
             self._exec("daemon_stopped", {"id": daemon_id, "now": now})
 
-    def mark_daemons_dead(self, daemon_ids: Iterable[int], now: float) -> None:
+    def mark_daemons_dead(
+        self, daemon_ids: Iterable[int], now: float, stale_before: float | None = None
+    ) -> list[int]:
+        marked = []
         with self._writing():
             for daemon_id in daemon_ids:
-                self._exec("mark_daemon_dead", {"id": daemon_id, "now": now})
+                params = {"id": daemon_id, "now": now, "stale_before": stale_before}
+                if self._exec("mark_daemon_dead", params):
+                    marked.append(daemon_id)
+        return marked
 
     def add_workers(self, autostart: dict[str, bool]) -> None:
         with self._writing():

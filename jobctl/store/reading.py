@@ -92,9 +92,8 @@ class Reading(SqlBase):
     def other_daemons(self, daemon_id: int) -> list[tuple[int, str, int, float | None, float]]:
         return self._all("other_live_daemons", {"id": daemon_id})
 
-    def orphaned_jobs(self, daemon_id: int, host: str, now: float) -> list[tuple[int, int]]:
-        params = {"id": daemon_id, "host": host, "now": now}
-        return [(r[0], r[1]) for r in self._all("orphaned_jobs", params)]
+    def orphaned_jobs(self, daemon_id: int) -> list[tuple[int, int]]:
+        return [(r[0], r[1]) for r in self._all("orphaned_jobs", {"id": daemon_id})]
 
     def orphaned_processes(
         self, attempts: Sequence[tuple[int, int]]

@@ -294,12 +294,17 @@ SELECT id, host, pid, pid_started, heartbeat_at FROM daemons
 WHERE stopped_at IS NULL AND id != :id;
 
 -- name: mark_daemon_dead
-UPDATE daemons SET stopped_at = :now WHERE id = :id AND stopped_at IS NULL;
+-- Compare-and-set: with :stale_before, only if its heartbeat is still older
+-- than that.  A heartbeat committing meanwhile holds the row: this UPDATE
+-- waits for it, then reads the new heartbeat_at and leaves the daemon alive.
+UPDATE daemons SET stopped_at = :now
+WHERE id = :id AND stopped_at IS NULL
+  AND (CAST(:stale_before AS double precision) IS NULL OR heartbeat_at < :stale_before);
 
 -- name: orphaned_jobs
+-- Only the jobs of daemons known dead (see the SQLite twin).
 SELECT j.id, j.attempts_total FROM jobs j JOIN daemons d ON d.id = j.daemon_id
-WHERE j.state = 'running' AND j.daemon_id != :id
-  AND (d.stopped_at IS NOT NULL OR (j.lease_until < :now AND d.host != :host));
+WHERE j.state = 'running' AND j.daemon_id != :id AND d.stopped_at IS NOT NULL;
 
 -- name: orphaned_processes
 SELECT a.job_id, a.pid, a.pid_started, d.host, d.token
@@ -385,7 +390,8 @@ UPDATE jobs SET state = 'running', daemon_id = :daemon_id, lease_until = :lease_
                 cancel_requested = NULL
 WHERE id IN (SELECT CAST(value AS bigint)
              FROM jsonb_array_elements_text(CAST(:ids AS jsonb)) AS e(value))
-  AND state = 'queued';
+  AND state = 'queued'
+  AND EXISTS (SELECT 1 FROM daemons WHERE id = :daemon_id AND stopped_at IS NULL);
 
 -- name: claimed_jobs
 -- The jobs claim_jobs just claimed, as one JSON text, columns as get_job's.

@@ -257,16 +257,20 @@ SELECT id, host, pid, pid_started, heartbeat_at FROM daemons
 WHERE stopped_at IS NULL AND id != :id;
 
 -- name: mark_daemon_dead
-UPDATE daemons SET stopped_at = :now WHERE id = :id AND stopped_at IS NULL;
+-- Compare-and-set: with :stale_before, only if its heartbeat is still older
+-- than that, so that a heartbeat committed since the look keeps it alive.
+UPDATE daemons SET stopped_at = :now
+WHERE id = :id AND stopped_at IS NULL
+  AND (:stale_before IS NULL OR heartbeat_at < :stale_before);
 
 -- name: orphaned_jobs
--- Running jobs whose daemon is gone: known dead, or on another host and its
--- lease ran out (on this host the pid check decides: a daemon paused for a
--- while is not dead).  With the attempt number read in the same breath, so
--- that a recovery never ends a later attempt another daemon started.
+-- Running jobs whose daemon is known dead (mark_daemon_dead: by its pid on
+-- this host, by its heartbeat's age elsewhere).  Only those: a job's own
+-- lease read a moment ago may have been renewed since.  With the attempt
+-- number read in the same breath, so that a recovery never ends a later
+-- attempt another daemon started.
 SELECT j.id, j.attempts_total FROM jobs j JOIN daemons d ON d.id = j.daemon_id
-WHERE j.state = 'running' AND j.daemon_id != :id
-  AND (d.stopped_at IS NOT NULL OR (j.lease_until < :now AND d.host != :host));
+WHERE j.state = 'running' AND j.daemon_id != :id AND d.stopped_at IS NOT NULL;
 
 -- name: orphaned_processes
 -- The processes the orphaned attempts (:attempts, a JSON array of [job id,
@@ -358,14 +362,16 @@ WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim_jobs
 -- Compare-and-set: a job another daemon claimed first is no longer queued and
--- is left out.  No RETURNING: a row stepped is a round trip for the GIL, and
+-- is left out; and a daemon declared dead claims nothing (its jobs would be
+-- recovered, and run again, at once).  No RETURNING: a row stepped is a round trip for the GIL, and
 -- with four worker threads wanting it a claim of 30 jobs took 4 times as
 -- long (measured with threads busy beside Store.claim).  claimed_jobs and
 -- insert_attempts read what this statement changed, in the same transaction.
 UPDATE jobs SET state = 'running', daemon_id = :daemon_id, lease_until = :lease_until,
                 started_at = :now, attempt = attempt + 1, attempts_total = attempts_total + 1,
                 cancel_requested = NULL
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued';
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
+  AND EXISTS (SELECT 1 FROM daemons WHERE id = :daemon_id AND stopped_at IS NULL);
 
 -- name: insert_attempts
 INSERT INTO attempts (job_id, number, daemon_id, started_at)
