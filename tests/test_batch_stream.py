@@ -8,8 +8,8 @@ printed a block at a time.  The real command runs on a real database file.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,22 +41,33 @@ def write_batch(path: Path, lines: int, last: str | None = None) -> None:
             file.write(last)
 
 
+# Started from a small interpreter, not from pytest: Linux keeps a process's
+# peak RSS across exec, so a child forked from the test process (over 100 MB
+# with every test module loaded) would report that process's size as its own.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, file=sys.stderr)
+"""
+
+
 def run_measured(cli: Cli, *args: str) -> tuple[int, str, str, float]:
     """Run jobctl; its exit status, stdout, stderr and peak RSS in MB (from wait4)."""
     out_path, err_path = cli.home / "stdout", cli.home / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [*JOBCTL, *args],
+        subprocess.run(
+            [sys.executable, "-c", _MEASURE, *JOBCTL, *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             cwd=cli.home,
             env=cli.env,
+            check=True,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    peak_mb = usage.ru_maxrss / 1024  # kB on Linux
-    return proc.returncode, out_path.read_text(), err_path.read_text(), peak_mb
+    *stderr, last = err_path.read_text().splitlines()
+    code, peak_kb = map(int, last.split())
+    return code, out_path.read_text(), "\n".join(stderr), peak_kb / 1024  # kB on Linux
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def test_purge_goes_in_batches_and_deletes_them_all(
     monkeypatch.setattr("jobctl.store.changing.PURGE_BATCH", 3)
     job = NewJob(type=None, payload="null", command=["true"])
     ids = store.add_jobs([job] * 11, 100.0)
-    claimed = store.claim(1, 11, 100.0, 200.0)
+    claimed = store.claim(store.register_daemon("h", 1, None, None, 100.0), 11, 100.0, 200.0)
     outcomes = [Outcome(c.job.id, c.attempt, "succeeded", 0) for c in claimed]
     store.record(outcomes, [], [], 101.0, 1 << 20, lambda job, outcome: 0.0)
 

@@ -161,7 +161,7 @@ def test_store_claims_respect_priority(tmp_path: Path) -> None:
     store.add_jobs(
         [NewJob(type=None, payload="null", command=["true"], priority=p) for p in (0, 5, 1)], 1.0
     )
-    claimed = store.claim(1, 3, 2.0, 100.0)
+    claimed = store.claim(store.register_daemon("h", 1, None, None, 1.0), 3, 2.0, 100.0)
     assert [c.job.priority for c in claimed] == [5, 1, 0]
 
 

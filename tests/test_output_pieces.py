@@ -21,7 +21,8 @@ LIMIT = 100
 
 def _claimed_attempt(store: Store) -> tuple[int, int]:
     [job_id] = store.add_jobs([NewJob(type=None, payload="null", command=["true"])], NOW)
-    [claimed] = store.claim(1, 1, NOW, NOW + 30)
+    daemon = store.register_daemon("h", 1, None, None, NOW)
+    [claimed] = store.claim(daemon, 1, NOW, NOW + 30)
     return job_id, claimed.attempt
 
 

@@ -20,7 +20,9 @@ class Changing(SqlBase):
         outcome: dict[int, str] = {}
         job_ids = list(job_ids)
         with self._writing():
-            before = {job_id: self._state(job_id) for job_id in job_ids}
+            # Read (on PostgreSQL: lock) in id order, whatever the order given:
+            # two cancels of the same jobs never wait on each other in a cycle.
+            before = {job_id: self._state(job_id) for job_id in sorted(set(job_ids))}
             for job_id in job_ids:
                 state = self._state(job_id)
                 if state == State.CANCELLED and before[job_id] == State.QUEUED:
@@ -54,7 +56,10 @@ class Changing(SqlBase):
 
     def retry(self, job_ids: Iterable[int], now: float) -> list[int]:
         done = []
+        job_ids = list(job_ids)
         with self._writing():
+            for job_id in sorted(set(job_ids)):  # locked in id order, as cancel does
+                self._state(job_id)
             for job_id in job_ids:
                 state = self._state(job_id)
                 if state not in (State.FAILED, State.CANCELLED):
