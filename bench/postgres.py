@@ -116,10 +116,10 @@ def scale_postgres(url: str, size: int) -> str:
             now = time.time() - 86400
             conn.execute(
                 "INSERT INTO jobs (type, payload, queue, state, run_at, created_at, finished_at)"
-                " SELECT 'old', '{\"n\":' || n || '}', (ARRAY['a','b','c'])[n % 3 + 1],"
-                " CASE WHEN n % 100 < 90 THEN 'succeeded' WHEN n % 100 < 95 THEN 'failed'"
-                " WHEN n % 100 < 96 THEN 'cancelled' ELSE 'queued' END, %s, %s,"
-                " CASE WHEN n % 100 < 96 THEN %s END FROM generate_series(1, %s) n",
+                " SELECT 'old', '{\"n\":' || n || '}', (ARRAY['a','b','c'])[n %% 3 + 1],"
+                " CASE WHEN n %% 100 < 90 THEN 'succeeded' WHEN n %% 100 < 95 THEN 'failed'"
+                " WHEN n %% 100 < 96 THEN 'cancelled' ELSE 'queued' END, %s, %s,"
+                " CASE WHEN n %% 100 < 96 THEN %s END FROM generate_series(1, %s) n",
                 (now, now, now + 1, size),
             )
             conn.execute("VACUUM ANALYZE jobs")
