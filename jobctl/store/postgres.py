@@ -30,7 +30,7 @@ import psycopg
 from jobctl.errors import DatabaseBusy, DatabaseError
 from jobctl.models import Job, NewJob
 from jobctl.store.postgres_db import explain_pg, mask_url, open_pg, parse_url, poll_only
-from jobctl.store.rows import INSERT_COLUMNS, job_from_row, job_params
+from jobctl.store.rows import INSERT_COLUMNS, JOB_COLUMNS, job_from_row, job_params
 from jobctl.store.sql_base import DuplicateJob
 from jobctl.store.sql_store import SqlStore
 
@@ -52,13 +52,10 @@ POLL_ONLY_SECONDS = 0.05
 
 _ENDED = ("succeeded", "failed", "cancelled")
 _FLOAT_COLUMNS = {"run_at", "created_at", "timeout", "finished_at", "due_at"}
-# What `ls` shows of each job: the payload and result too (a PostgreSQL row
-# is read whole; there is no index-only page to keep small as on SQLite).
-_LIST_COLUMNS = (
-    "id, type, command, shell, cwd, env, payload, queue, priority, state, run_at, created_at,"
-    " started_at, finished_at, attempt, attempts_total, max_attempts, timeout, unique_key,"
-    " waiting, result, error, cancel_requested, daemon_id, schedule"
-)
+# What `ls` reads of each job: as SQLite's listing, not the environment a
+# command was added with (nothing lists it); payloads and results, which a
+# PostgreSQL row holds anyway, come with it.
+_LIST_COLUMNS = JOB_COLUMNS.replace("env,", "NULL,")
 
 
 def _statements() -> dict[str, str]:
