@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from conftest import Cli, Daemons, wait_for
@@ -122,3 +123,57 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone for our purpose
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_claim_that_commits_after_the_lease_was_given_up_does_not_start(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The daemon's claim waits (here on the queue cap's lock, held by another
+    session) past two thirds of the lease, so its lease watch gives the lease
+    up while nothing runs.  When the claim commits, the job must not start:
+    another host may be taking this daemon for dead.  It is given back,
+    unrun, and runs once a heartbeat gets through."""
+    import psycopg
+
+    from jobctl.store.postgres_db import parse_url
+
+    conninfo, schema = parse_url(pg_url)
+    holder = psycopg.connect(conninfo, autocommit=True)
+    try:
+        holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended('jobctl claim caps ' || %s, 0))", [schema]
+        )
+        cli = Cli(tmp_path, db=pg_url)
+        (tmp_path / "jobs.toml").write_text('lease = "3s"\n[queues.default]\nconcurrency = 2\n')
+        starts = tmp_path / "starts"
+        job = cli.ok("add", "--max-attempts", "2", "--shell", f"date +%s.%N >> {starts}")
+        daemons = Daemons(cli)
+        daemons.start()
+        try:
+            # The claim is stuck on the lock.  Once it has waited longer than
+            # the lease, the watch has given the lease up (at two thirds).
+            wait_for(
+                lambda: _claim_waited(holder) > 3.5, timeout=30, what="the claim waited a lease"
+            )
+            holder.execute(
+                "SELECT pg_advisory_unlock(hashtextextended('jobctl claim caps ' || %s, 0))",
+                [schema],
+            )
+            wait_for(lambda: cli.json("show", job.strip())["state"] == "succeeded", what="done")
+            attempts = cli.json("show", job.strip())["attempts"]
+            assert [a["outcome"] for a in attempts] == ["interrupted", "succeeded"]
+            assert len(starts.read_text().split()) == 1  # started once: after the heartbeat
+        finally:
+            daemons.stop_all()
+    finally:
+        holder.close()
+
+
+def _claim_waited(holder: Any) -> float:
+    """Seconds the daemon's claim has waited for the cap lock (0: not waiting)."""
+    row = holder.execute(
+        "SELECT max(extract(epoch FROM now() - query_start)) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        ["%jobctl claim caps%"],
+    ).fetchone()
+    return float(row[0] or 0.0)
