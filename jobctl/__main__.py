@@ -45,10 +45,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: list[str]) -> int:
-    if args and args[0] == "add":
-        from jobctl.fastadd import parse_add
+    from jobctl.fastadd import command_index, parse_add
 
-        request = parse_add(args[1:])
+    # `jobctl --db X add ...` too: the leading globals are `add` options as well
+    # (given twice, the later one, after `add`, wins).
+    at = command_index(args)
+    if args[at : at + 1] == ["add"]:
+        request = parse_add(args[:at] + args[at + 1 :])
         if request is not None:
             from jobctl.add_command import run_add
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from jobctl import limits
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
-from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout
+from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout, WrongState
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store, is_postgres_url
 from jobctl.templates import check_template, dash_field, fields, nul_field
@@ -705,6 +705,45 @@ class Queue:
     def retry(self, *job_ids: int) -> list[int]:
         """Queue failed or cancelled jobs again, keeping their ids and history."""
         return self.store.retry(job_ids, self.clock())
+
+    def restart(self, job_id: int) -> Job:
+        """Add a new job like an ended one (pueue's restart); the new job.
+
+        Its type or command, payload, queue, priority, max_attempts, timeout,
+        cwd, env, unique key and --after parents are the old job's, as
+        stored; it may run now.  A unique key held by a queued or running job
+        gives that job, as add() does.  WrongState if the job has not ended.
+        """
+        old = self.store.get(job_id)
+        if old.state not in FINISHED_STATES:
+            raise WrongState(
+                f"job {job_id} is {old.state}; only ended jobs"
+                " (succeeded, failed or cancelled) can be restarted"
+            )
+        if old.type is not None:
+            self._job_type(old.type)  # gone from jobs.toml: refused, as add() refuses it
+        now = self.clock()
+        job = NewJob(
+            type=old.type,
+            payload=self._payload_json(old.payload),
+            queue=old.queue,
+            priority=old.priority,
+            run_at=now,
+            max_attempts=old.max_attempts,
+            timeout=old.timeout,
+            unique_key=old.unique_key,
+            command=old.command,
+            shell=old.shell,
+            cwd=old.cwd,
+            env=old.env,
+            after=old.parents,
+        )
+        try:
+            return self.store.add_and_get(job, now)
+        except NoSuchJob as exc:
+            raise WrongState(
+                f"job {job_id} runs after job {exc.job_id}, which is purged: add it anew"
+            ) from None
 
     def retry_failed(
         self,

@@ -20,8 +20,9 @@ from jobctl import api, limits, type_globs
 from jobctl.add_command import AddRequest, run_add
 from jobctl.config import describe, find_config, load_config
 from jobctl.errors import ConfigError, InputError
+from jobctl.fastadd import command_index
 from jobctl.models import FINISHED, Job
-from jobctl.render import Output, printable_output, safe, shorten
+from jobctl.render import Output, json_text, printable_output, safe, shorten
 from jobctl.store import describe_db
 
 app = typer.Typer(
@@ -53,9 +54,12 @@ def run(args: list[str]) -> int:
     # click would treat what follows `--` as more positionals; `add` wants it
     # as the command to run, so it travels apart, in ctx.obj.
     tail: list[str] | None = None
-    if args[:1] == ["add"] and "--" in args:
-        cut = args.index("--")
+    at = command_index(args)
+    if args[at : at + 1] == ["add"] and "--" in args[at:]:
+        cut = args.index("--", at)
         args, tail = args[:cut], args[cut + 1 :]
+    if not args:  # bare `jobctl`: the help, on stdout, exit 0 (click's own way exits 2)
+        args = ["--help"]
     # typer turns a BrokenPipeError into exit status 1 on its own: carry it
     # past typer to __main__, which handles a closed pipe (exit 0).
     invoke = command.invoke
@@ -88,6 +92,58 @@ def _examples(*lines: str) -> str:
 
 def _queue(db: str | None, config: str | None) -> api.Queue:
     return api.connect(db, config)
+
+
+def version() -> str:
+    """The installed jobctl's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("jobctl")
+    except PackageNotFoundError:  # run from a source tree, not installed
+        from jobctl import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"jobctl {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", metavar="PATH", help="Database, for any command (given after it, that wins)."
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", metavar="PATH", help="jobs.toml, for any command (likewise)."),
+    ] = None,
+) -> None:
+    # `jobctl --db X ls` is `jobctl ls --db X`: the values become the
+    # command's defaults, so that one given after the command still wins.
+    given = {k: v for k, v in (("db", db), ("config", config)) if v is not None}
+    if given:
+        group = ctx.command
+        assert isinstance(group, click.Group)
+        ctx.default_map = {name: dict(given) for name in group.commands}
 
 
 # -- init / check -----------------------------------------------------------
@@ -708,6 +764,24 @@ def retry(
         print(job_id)
     if failed:
         print(f"retried {len(done)} job(s)", file=sys.stderr)
+    return 0
+
+
+@app.command(epilog=_examples("jobctl restart 42", 'id=$(jobctl restart 42) && jobctl wait "$id"'))
+def restart(
+    job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=limits.MAX_ID)],
+    json_: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Add a new job like an ended one (same definition and --after) and print its id.
+
+    The old job and its history stay as they are; `retry` requeues the job itself.
+    """
+    with _queue(db, config) as q:
+        job = q.restart(job_id)
+    # As `add` prints: the id alone, or the job on one line of JSON.
+    print(json_text(job.to_json()) if json_ else job.id)
     return 0
 
 

@@ -32,6 +32,22 @@ OPTIONS: dict[str, tuple[str, bool]] = {
 }
 
 
+# Options `jobctl` takes before any command (cli.py's app callback), as
+# (name, takes a value); only these may come before `add` on the fast path.
+GLOBALS: dict[str, bool] = {"--db": True, "--config": True}
+
+
+def command_index(args: list[str]) -> int:
+    """Where the command's name is in `args`: after any leading --db/--config."""
+    i = 0
+    while i < len(args):
+        name, has_inline, _ = args[i].partition("=")
+        if name not in GLOBALS:
+            break
+        i += 1 if has_inline else 2
+    return i
+
+
 def parse_add(args: list[str]) -> AddRequest | None:
     """The AddRequest for `jobctl add ARGS`, or None to let typer handle it."""
     request = AddRequest()
