@@ -25,19 +25,23 @@ from textual.widgets import (
     Footer,
     Header,
     Input,
-    Sparkline,
     Static,
     TabbedContent,
     TabPane,
 )
 
-from jobctl.api import DaemonInfo, Queue, ScheduleInfo, WorkerInfo
+from jobctl.api import DaemonInfo, Queue, ScheduleInfo, WorkerInfo, unserved_message
 from jobctl.errors import JobctlError
 from jobctl.models import Job
+from jobctl.tui.chart import FinishedChart
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
+from jobctl.tui.where import where
 
 PAGE = 200  # rows per page of the jobs table
 POLL = 0.25  # seconds between data_version checks
+SERVED_EVERY = 1.0  # seconds between looks at which daemons are live
+# The header's left icon and "jobctl — " before the subtitle.
+HEADER_USED = 8 + len("jobctl — ") + 1
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 STATE_KEYS = {"0": None, "1": "queued", "2": "running", "3": "succeeded", "4": "failed"}
 STATE_KEYS["5"] = "cancelled"
@@ -59,6 +63,14 @@ class Snapshot(Message):
     def __init__(self, **parts: Any) -> None:
         super().__init__()
         self.parts = parts
+
+
+class Unserved(Message):
+    """The queues with queued jobs that no live daemon serves (empty: all served)."""
+
+    def __init__(self, queues: list[str]) -> None:
+        super().__init__()
+        self.queues = queues
 
 
 class Notice(Message):
@@ -141,6 +153,7 @@ class JobctlApp(App):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="notice")
+        yield Static(id="unserved")
         with TabbedContent(initial="jobs", id="views"):
             with TabPane("Overview", id="overview"):
                 yield Static("Jobs per state", classes="section-title")
@@ -148,8 +161,7 @@ class JobctlApp(App):
                 yield Static("Queues", classes="section-title")
                 yield DataTable(id="queues", cursor_type="none")
                 yield Static(id="chart-title", classes="section-title")
-                yield Sparkline([0] * 60, id="chart-succeeded")
-                yield Sparkline([0] * 60, id="chart-failed")
+                yield FinishedChart(id="chart")
                 yield Static("Failures in the last hour", classes="section-title")
                 yield DataTable(id="failures", cursor_type="none")
                 yield Static("Daemons and workers", classes="section-title")
@@ -187,8 +199,16 @@ class JobctlApp(App):
             "daemon", "pid", "host", "started", "heartbeat", "running jobs"
         )
         self._show_filter()
+        self._show_where()
         jobs.focus()
         self.poll()
+
+    def on_resize(self) -> None:
+        self._show_where()
+
+    def _show_where(self) -> None:
+        width = max(20, self.size.width - HEADER_USED)
+        self.sub_title = where(self.queue.db_path, self.queue.config.path, width)
 
     def on_unmount(self) -> None:
         self.stopping.set()
@@ -200,13 +220,20 @@ class JobctlApp(App):
     def poll(self) -> None:
         last = None
         trouble = False
+        queued: list[str] = []  # queues with queued jobs, from the last full read
+        served_at = float("-inf")
+        unserved: list[str] | None = None
         while not self.stopping.is_set():
             try:
                 version = self.queue.store.data_version()
                 if version != last:
                     self.poke.clear()
-                    self.post_message(self._read())
+                    snapshot = self._read()
+                    self.post_message(snapshot)
                     last = version
+                    stats = snapshot.parts["stats"]
+                    queued = sorted(q for q, per in stats.items() if per.get("queued"))
+                    served_at = float("-inf")
                 elif self.poke.is_set():
                     # Only a filter or the page changed: the jobs page is all
                     # that needs reading (stats alone take 130 ms at 1M jobs).
@@ -215,6 +242,14 @@ class JobctlApp(App):
                     if trouble:
                         self.post_message(Notice(None))
                         trouble = False
+                if time.monotonic() - served_at >= SERVED_EVERY:
+                    # The daemons' rows only, not the jobs: a daemon's lease
+                    # runs out with no write, so this is timed, not woken.
+                    served_at = time.monotonic()
+                    now_unserved = self.queue.unserved(queued) if queued else []
+                    if now_unserved != unserved:
+                        unserved = now_unserved
+                        self.post_message(Unserved(unserved))
             except JobctlError as exc:  # locked or busy: say so, try again
                 trouble = True
                 self.post_message(Notice(f"database: {exc} (retrying)"))
@@ -257,7 +292,21 @@ class JobctlApp(App):
         bar.update(literal(notice.text or ""))
         bar.set_class(notice.text is not None, "shown")
 
+    def _widgets_gone(self) -> bool:
+        """The main screen's widgets are gone: the app is closing, and a
+        message the poller sent before it stopped comes too late to show."""
+        return not self.main.query("#jobs-table")
+
+    def on_unserved(self, message: Unserved) -> None:
+        if self._widgets_gone():
+            return
+        banner = self.main.query_one("#unserved", Static)
+        banner.update(literal(unserved_message(message.queues) if message.queues else ""))
+        banner.set_class(bool(message.queues), "shown")
+
     def on_snapshot(self, snapshot: Snapshot) -> None:
+        if self._widgets_gone():
+            return
         parts = snapshot.parts
         now = parts["now"]
         self._fill_jobs(parts["jobs"], now)
@@ -280,11 +329,10 @@ class JobctlApp(App):
             queues.add_row(literal(name), *(per.get(s, 0) for s in STATES), paused)
         succeeded, failed = parts["chart"]
         self.main.query_one("#chart-title", Static).update(
-            f"Finished per minute, last hour: {sum(succeeded)} succeeded (top),"
-            f" {sum(failed)} failed (bottom)"
+            f"Finished per minute, last hour: {sum(succeeded)} succeeded (ok),"
+            f" {sum(failed)} failed (fail), on one scale"
         )
-        self.main.query_one("#chart-succeeded", Sparkline).data = succeeded
-        self.main.query_one("#chart-failed", Sparkline).data = failed
+        self.main.query_one("#chart", FinishedChart).show(succeeded, failed)
         failures = self.main.query_one("#failures", DataTable)
         failures.clear()
         for job in parts["failures"]:
