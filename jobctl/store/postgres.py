@@ -49,6 +49,8 @@ BATCH_CHUNK_BYTES = 4 << 20
 # Without LISTEN (poll_only), data_version() is a query: wait() sleeps this
 # long at least between two, whatever poll a caller asks for.
 POLL_ONLY_SECONDS = 0.05
+# A listening connection that could not be opened is tried again after this.
+LISTEN_RETRY_SECONDS = 1.0
 
 _ENDED = ("succeeded", "failed", "cancelled")
 _FLOAT_COLUMNS = {"run_at", "created_at", "timeout", "finished_at", "due_at"}
@@ -79,6 +81,7 @@ class PostgresStore(SqlStore):
         self._in_transaction = False  # a BEGIN not yet ended: never reconnect inside one
         self.poll_only = poll_only(url)
         self._listener: psycopg.Connection | None = None
+        self._listen_again_at = 0.0  # time.monotonic(): when to try to listen again
         self._version = 0  # data_version(): changes heard of so far
         self._own_pid = conn.info.backend_pid  # our own commits are not news
 
@@ -333,6 +336,11 @@ class PostgresStore(SqlStore):
         """The connection that listens, opened (and LISTENing) on first use:
         before the caller's first read, so no change after it goes unheard."""
         if self._listener is None:
+            # While the server is away, try again once a second, not at every
+            # wait (the daemon's waits are 10 ms apart when it cannot listen).
+            if time.monotonic() < self._listen_again_at:
+                raise DatabaseBusy(f"PostgreSQL {self.where}: not listening yet")
+            self._listen_again_at = time.monotonic() + LISTEN_RETRY_SECONDS
             listener = open_pg(self.url)
             _, schema = parse_url(self.url)
             try:
