@@ -446,6 +446,54 @@ class Queue:
     def paused_queues(self) -> list[str]:
         return self.store.paused_queues()
 
+    def why_queued(self, jobs: Sequence[Job]) -> dict[int, str]:
+        """{id: why it is not running} for the queued ones of `jobs` (see why.py).
+
+        The paused queues, the live daemons and (only if a cap applies) the
+        running jobs are read once for the whole list; parents one by one,
+        for the jobs still waiting on some, up to the two that get named.
+        """
+        from jobctl import why
+
+        queued = [job for job in jobs if job.state == "queued"]
+        if not queued:
+            return {}
+        queue_caps, type_caps = why.caps(self.config)
+        per_type: dict[str, int] = {}
+        per_queue: dict[str, int] = {}
+        capped = any(job.type in type_caps or job.queue in queue_caps for job in queued)
+        for running in self.store.list(state="running", limit=None) if capped else ():
+            per_queue[running.queue] = per_queue.get(running.queue, 0) + 1
+            if running.type is not None:
+                per_type[running.type] = per_type.get(running.type, 0) + 1
+        situation = why.Situation(
+            paused=set(self.store.paused_queues()),
+            running_per_type=per_type,
+            running_per_queue=per_queue,
+            type_caps=type_caps,
+            queue_caps=queue_caps,
+            unserved=set(self.unserved(job.queue for job in queued)),
+        )
+        now = self.clock()
+        reasons = {}
+        for job in queued:
+            reason = why.why_queued(job, now, situation, self._parent_states(job))
+            if reason is not None:
+                reasons[job.id] = reason
+        return reasons
+
+    def _parent_states(self, job: Job) -> dict[int, str]:
+        if job.waiting <= 0:
+            return {}
+        parents = job.parents or self.store.get(job.id).parents  # list() leaves them out
+        states: dict[int, str] = {}
+        for parent in parents:
+            with contextlib.suppress(NoSuchJob):  # purged since
+                states[parent] = self.store.get(parent).state
+            if sum(state != "succeeded" for state in states.values()) >= 2:
+                break
+        return states
+
     # -- waiting -----------------------------------------------------------
 
     def wait(

@@ -383,28 +383,40 @@ def tui(db: DbOption = None, config: ConfigOption = None) -> int:
 
 @app.command(
     name="ls",
-    epilog=_examples("jobctl ls --state failed --limit 20", "jobctl ls --type 'email:*,report:*'"),
+    epilog=_examples(
+        "jobctl ls --state failed --limit 20",
+        "jobctl ls --type 'email:*,report:*'",
+        "jobctl ls --state queued --search timeout",
+    ),
 )
 def ls(
     state: Annotated[str | None, typer.Option(metavar="S")] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q")] = None,
     type: Annotated[str | None, typer.Option(metavar="GLOB,GLOB", help=_TYPE_HELP)] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="Only jobs whose type, command or error holds TEXT."),
+    ] = None,
     limit: Annotated[int, typer.Option(metavar="N", min=1, max=limits.MAX_LIMIT)] = 50,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
-    """List jobs, newest first."""
+    """List jobs, newest first; WHY says what a queued job waits for."""
     with _queue(db, config) as q:
-        jobs = q.list(state=state, queue=queue, types=type_globs.parse(type), limit=limit)
+        globs = type_globs.parse(type)
+        jobs = q.list(state=state, queue=queue, types=globs, limit=limit, text=search or None)
+        whys = q.why_queued(jobs)
     out = Output()
     if json_:
-        out.json([job.to_json() for job in jobs])
+        out.json([job.to_json() | {"why": whys.get(job.id)} for job in jobs])
         return 0
     # On a terminal the JOB and ERROR columns share what the others leave.
-    spare = max(30, shutil.get_terminal_size().columns - 50) if out.tty else 30_000
+    # WHY comes last: piped, the columns before it stay where they were.
+    why_width = min(40, max(map(len, whys.values()), default=0))
+    spare = max(30, shutil.get_terminal_size().columns - 52 - why_width) if out.tty else 30_000
     out.table(
-        ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR"],
+        ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR", "WHY"],
         [
             (
                 job.id,
@@ -414,6 +426,7 @@ def ls(
                 out.time(job.created_at),
                 shorten(job.label, spare * 2 // 3),
                 shorten(job.error, spare // 3),
+                shorten(whys.get(job.id), 40 if out.tty else 30_000),
             )
             for job in jobs
         ],
@@ -435,18 +448,20 @@ def show(
         attempts = q.attempts(job_id)
         events = q.events(job_id)
         log = [line for a in attempts for line in q.log_lines(job_id, a.number)]
+        why = q.why_queued([job]).get(job_id)
     out = Output()
     if json_:
         out.json(
             job.to_json()
             | {
+                "why": why,
                 "attempts": [a.to_json() for a in attempts],
                 "events": [e.to_json() for e in events],
                 "log": [line.to_json() for line in log],
             }
         )
         return 0
-    out.fields(_job_fields(job, out))
+    out.fields(_job_fields(job, out, why))
     if attempts:
         out.line()
         out.line("Attempts:")
@@ -481,12 +496,13 @@ def show(
     return 0
 
 
-def _job_fields(job: Job, out: Output) -> list[tuple[str, object]]:
+def _job_fields(job: Job, out: Output, why: str | None = None) -> list[tuple[str, object]]:
     import json
 
     fields: list[tuple[str, object]] = [
         ("id", job.id),
         ("state", job.state),
+        *([("why", why)] if why is not None else []),
         ("type" if job.type else "command", job.label),
         ("queue", job.queue),
         ("priority", job.priority),
@@ -844,7 +860,7 @@ def pause(
     """Stop daemons from starting jobs of a queue (running ones go on)."""
     with _queue(db, config) as q:
         q.pause(queue)
-    print(f"queue {queue} paused")
+    print(f"queue {safe(queue)} paused")
     return 0
 
 
@@ -857,7 +873,7 @@ def resume(
     """Let daemons start jobs of a paused queue again."""
     with _queue(db, config) as q:
         q.resume(queue)
-    print(f"queue {queue} resumed")
+    print(f"queue {safe(queue)} resumed")
     return 0
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from jobctl import capture, recovery, runner, stop_signals, systemd, type_globs
+from jobctl import capture, recovery, runner, stop_signals, systemd, type_globs, why
 from jobctl.config import describe
 from jobctl.config_watch import CHECK_SECONDS, ConfigWatch
 from jobctl.daemon_log import DaemonLog
@@ -151,16 +151,8 @@ class Daemon:
         if self.type_patterns is not None:
             # The daemon only runs the types it knows: the globs become names.
             self.types = type_globs.resolve(self.type_patterns, config.jobs)
-        self._queue_caps = {n: q.concurrency for n, q in config.queues.items() if q.concurrency}
-        self._type_caps = {n: t.concurrency for n, t in config.jobs.items() if t.concurrency}
-        for name, job_type in config.jobs.items():
-            one_at_a_time = job_type.overlap == "queue" or (
-                job_type.overlap == "skip" and job_type.catch_up == "all"
-            )
-            if job_type.scheduled and one_at_a_time:
-                # Runs that overlap wait in the queue: one of the type at a time
-                # (with "skip", the runs catch_up = "all" owes, queued together).
-                self._type_caps[name] = 1
+        # Shared with `ls`, which says when a job waits for a cap.
+        self._queue_caps, self._type_caps = why.caps(config)
 
     # -- signals: a counter only ------------------------------------------------
 
