@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -33,6 +34,7 @@ from textual.widgets import (
 from jobctl.api import DaemonInfo, Queue, ScheduleInfo, WorkerInfo, unserved_message
 from jobctl.errors import JobctlError
 from jobctl.models import Job
+from jobctl.render import printable_text
 from jobctl.tui.chart import FinishedChart
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
 from jobctl.tui.where import where
@@ -47,7 +49,9 @@ STATE_KEYS = {"0": None, "1": "queued", "2": "running", "3": "succeeded", "4": "
 STATE_KEYS["5"] = "cancelled"
 JOB_COLUMNS = ("id", "job", "queue", "state", "attempt", "age", "took", "error")
 # Fixed widths: DataTable then measures no cell to size its columns.
-JOB_WIDTHS = (9, 40, 10, 10, 7, 7, 7, 48)
+JOB_WIDTHS = (9, 40, 16, 10, 7, 7, 7, 48)
+QUEUE_WIDTH = JOB_WIDTHS[JOB_COLUMNS.index("queue")]
+PAUSED = " (paused)"
 STATE_STYLE = {
     "queued": "cyan",
     "running": "yellow",
@@ -87,7 +91,18 @@ def _ago(seconds: float) -> str:
     return format_duration(max(0.0, seconds))
 
 
-def job_cells(job: Job, now: float) -> tuple[Text, ...]:
+def queue_cell(name: str, paused: bool) -> Text:
+    """The queue's name, and "(paused)" after it while the queue is paused:
+    the marker is cut last, so a long name cannot hide it."""
+    if not paused:
+        return literal(name)
+    room = QUEUE_WIDTH - len(PAUSED)
+    cell = literal(name if len(name) <= room else name[: room - 1] + "…")
+    cell.append(PAUSED, style="bold yellow")
+    return cell
+
+
+def job_cells(job: Job, now: float, paused: bool = False) -> tuple[Text, ...]:
     took = ""
     if job.started_at:
         took = _ago((job.finished_at or now) - job.started_at)
@@ -95,7 +110,7 @@ def job_cells(job: Job, now: float) -> tuple[Text, ...]:
     return (
         Text(str(job.id)),
         literal(job.label[:60]),
-        literal(job.queue),
+        queue_cell(job.queue, paused),
         Text(job.state.value, style=STATE_STYLE.get(job.state.value, "")),
         Text(f"{job.attempt}/{job.max_attempts}"),
         Text(_ago(now - job.created_at)),
@@ -146,6 +161,9 @@ class JobctlApp(App):
         self.newer_than: list[int | None] = []  # page stack: before_id of each newer page
         self.before_id: int | None = None  # None: the newest page
         self.poke = threading.Event()  # a filter changed: read again now
+        self.paused: set[str] = set()  # paused queues, from the last full snapshot
+        self.job_queues: dict[int, str] = {}  # the shown page's job -> queue
+        self.to_top = False  # a text filter was applied: go to its newest job
         self.stopping = threading.Event()
 
     # -- layout -----------------------------------------------------------------
@@ -238,7 +256,9 @@ class JobctlApp(App):
                     # Only a filter or the page changed: the jobs page is all
                     # that needs reading (stats alone take 130 ms at 1M jobs).
                     self.poke.clear()
-                    self.post_message(Snapshot(now=self.clock(), jobs=self._read_jobs()))
+                    view = self._view()
+                    jobs = self._read_jobs(view)
+                    self.post_message(Snapshot(now=self.clock(), jobs=jobs, view=view))
                     if trouble:
                         self.post_message(Notice(None))
                         trouble = False
@@ -255,17 +275,18 @@ class JobctlApp(App):
                 self.post_message(Notice(f"database: {exc} (retrying)"))
             self.poke.wait(POLL)
 
-    def _read_jobs(self) -> list[Job]:
-        return self.queue.list(
-            state=self.state_filter,
-            text=self.text_filter or None,
-            limit=PAGE,
-            before_id=self.before_id,
-        )
+    def _view(self) -> tuple[str | None, str, int | None]:
+        """Which jobs the table shows: state filter, text filter, page."""
+        return (self.state_filter, self.text_filter, self.before_id)
+
+    def _read_jobs(self, view: tuple[str | None, str, int | None]) -> list[Job]:
+        state, text, before_id = view
+        return self.queue.list(state=state, text=text or None, limit=PAGE, before_id=before_id)
 
     def _read(self) -> Snapshot:
         queue = self.queue
-        jobs = self._read_jobs()
+        view = self._view()
+        jobs = self._read_jobs(view)
         now = self.clock()
         recent_failures = [
             job
@@ -278,6 +299,7 @@ class JobctlApp(App):
             stats=queue.stats(),
             paused=set(queue.paused_queues()),
             jobs=jobs,
+            view=view,
             chart=queue.finished_per_minute(60),
             failures=recent_failures[:20],
             workers=workers,
@@ -309,7 +331,9 @@ class JobctlApp(App):
             return
         parts = snapshot.parts
         now = parts["now"]
-        self._fill_jobs(parts["jobs"], now)
+        if "paused" in parts:
+            self.paused = parts["paused"]
+        self._fill_jobs(parts["jobs"], now, parts["view"])
         if "stats" in parts:  # a full snapshot, not only a page of jobs
             self._fill_overview(parts, now)
             self._fill_schedules(parts["schedules"], now)
@@ -351,11 +375,15 @@ class JobctlApp(App):
         for worker in parts["workers"]:
             overview.add_row("worker", literal(worker.name), worker.state)
 
-    def _fill_jobs(self, jobs: list[Job], now: float) -> None:
-        """Update the page in place: changed cells, gone rows, new rows; keep the cursor."""
+    def _fill_jobs(
+        self, jobs: list[Job], now: float, view: tuple[str | None, str, int | None]
+    ) -> None:
+        """Update the page in place: changed cells, gone rows, new rows; keep the
+        cursor, or after a text filter put it on the newest match."""
         table = self.main.query_one("#jobs-table", DataTable)
         selected = self.selected_job_id()
-        wanted = {str(job.id): job_cells(job, now) for job in jobs}
+        wanted = {str(job.id): job_cells(job, now, job.queue in self.paused) for job in jobs}
+        self.job_queues = {job.id: job.queue for job in jobs}
         present = {key.value for key in table.rows}
         if present and not present & wanted.keys():
             table.clear()  # another page or filter: nothing to keep
@@ -373,7 +401,12 @@ class JobctlApp(App):
                 added = True
         if added and present:  # rows came in among kept ones: newest first again
             table.sort("id", key=lambda cell: int(cell.plain), reverse=True)
-        if selected is not None and str(selected) in wanted:
+        if self.to_top and view == self._view():
+            # The page read for this filter, not one read before it changed.
+            self.to_top = False
+            table.move_cursor(row=0, animate=False)
+            table.scroll_to(y=0, animate=False)
+        elif selected is not None and str(selected) in wanted:
             table.move_cursor(row=table.get_row_index(str(selected)), scroll=False)
         self._show_filter(len(jobs))
 
@@ -497,6 +530,7 @@ class JobctlApp(App):
         field = self.main.query_one("#filter-input", Input)
         field.remove_class("shown")
         self.before_id, self.newer_than = None, []
+        self.to_top = True
         self.main.query_one("#jobs-table").focus()
         self._show_filter()
         self._reload()
@@ -538,17 +572,21 @@ class JobctlApp(App):
 
     def action_pause(self) -> None:
         job_id = self.selected_job_id()
-        if job_id is None:
+        name = self.job_queues.get(job_id) if job_id is not None else None
+        if name is None:
             return
+        # What the question says is what happens, whatever changed meanwhile:
+        # pausing a paused queue (or resuming a running one) is harmless.
+        resume = name in self.paused
+        verb = "Resume" if resume else "Pause"
+        change = self.queue.resume if resume else self.queue.pause
+        done = f"queue {printable_text(name)} {'resumed' if resume else 'paused'}"
 
-        def toggle() -> None:
-            name = self.queue.get(job_id).queue
-            if name in self.queue.paused_queues():
-                self.queue.resume(name)
-            else:
-                self.queue.pause(name)
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: change(name), done)
 
-        self._act(toggle, "queue paused or resumed")
+        self.push_screen(ConfirmScreen(f"{verb} queue {name}?"), answered)
 
     def action_worker(self, what: str) -> None:
         name = self._cursor_key(self.main.query_one("#workers-table", DataTable))
@@ -556,12 +594,24 @@ class JobctlApp(App):
             self._act(lambda: self.queue.worker_request(name, what), f"worker {name}: {what}")
 
     @work(thread=True, group="actions")
-    def _act(self, change: Any, done: str) -> None:
-        """Run one API call off the UI thread; say how it went."""
+    def _act(
+        self,
+        change: Callable[[], Any],
+        done: str | Callable[[Any], str],
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Run one API call off the UI thread; say how it went (`done`: the
+        toast, or makes it from what the call returned); `then` (thread-safe)
+        runs after it, as well as a read of the main view."""
         try:
-            change()
+            result = change()
         except JobctlError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            self.call_from_thread(
+                self.notify, printable_text(str(exc)), severity="error", markup=False
+            )
             return
-        self.call_from_thread(self.notify, done, markup=False)
+        text = done(result) if callable(done) else done
+        self.call_from_thread(self.notify, text, markup=False)
         self.poke.set()
+        if then is not None:
+            then()

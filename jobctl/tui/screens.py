@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -16,7 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
 from jobctl.errors import JobctlError
-from jobctl.models import FINISHED, Attempt, Event, Job, LogLine
+from jobctl.models import FINISHED, Attempt, Event, Job, LogLine, State
 from jobctl.render import json_text, printable_text
 
 POLL = 0.25
@@ -54,15 +55,23 @@ class DetailData(Message):
 
 
 class DetailScreen(Screen):
-    """One job: payload, result, error, attempts, events, and its output, live."""
+    """One job: payload, result, error, attempts, events, and its output, live;
+    r retries it, c cancels it, each asking first."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("q", "app.quit", "Quit")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "retry", "Retry"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("q", "app.quit", "Quit"),
+    ]
 
     def __init__(self, job_id: int) -> None:
         super().__init__()
         self.job_id = job_id
         self.stop = threading.Event()
+        self.wake = threading.Event()  # read again now: an action changed the job
         self.shown_attempt: int | None = None
+        self.job: Job | None = None  # as last shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -92,6 +101,7 @@ class DetailScreen(Screen):
 
     def on_unmount(self) -> None:
         self.stop.set()
+        self.wake.set()
 
     @work(thread=True, exclusive=True, group="detail")
     def poll(self) -> None:
@@ -101,7 +111,8 @@ class DetailScreen(Screen):
         while not self.stop.is_set():
             try:
                 version = queue.store.data_version()
-                if version != last:
+                if version != last or self.wake.is_set():
+                    self.wake.clear()
                     last = version
                     if follower is None:
                         follower = queue.follow(self.job_id, None)
@@ -111,11 +122,16 @@ class DetailScreen(Screen):
                     log = [line for a in attempts for line in queue.log_lines(job.id, a.number)]
                     self.post_message(DetailData(job, attempts, events, log, follower.read()))
             except JobctlError as exc:
-                self.app.call_from_thread(self.notify, f"cannot read job: {exc}", severity="error")
-            self.stop.wait(POLL)
+                self.app.call_from_thread(
+                    self.notify,
+                    f"cannot read job: {printable_text(str(exc))}",
+                    severity="error",
+                    markup=False,
+                )
+            self.wake.wait(POLL)
 
     def on_detail_data(self, data: DetailData) -> None:
-        job = data.job
+        job = self.job = data.job
         label = "type" if job.type else "command"
         summary = Text()
         summary.append(f"job {job.id}  ", style="bold")
@@ -159,8 +175,58 @@ class DetailScreen(Screen):
             if lost:
                 output.write(f"\n-- {lost} bytes not kept (output_limit) --\n")
             output.write(printable_text(chunk.decode("utf-8", "backslashreplace")))
-        if job.state in FINISHED:
-            self.sub_title = f"{job.state.value}"
+        self.sub_title = job.state.value if job.state in FINISHED else ""
+
+    # -- actions ------------------------------------------------------------------
+
+    def action_retry(self) -> None:
+        self._act_on(
+            (State.FAILED, State.CANCELLED),
+            "only a failed or cancelled job can be retried",
+            "Retry",
+            lambda queue, job_id: queue.retry(job_id),
+            lambda name, result: f"{name} queued again",
+        )
+
+    def action_cancel(self) -> None:
+        self._act_on(
+            (State.QUEUED, State.RUNNING),
+            "only a queued or running job can be cancelled",
+            "Cancel",
+            lambda queue, job_id: queue.cancel(job_id),
+            # "cancelled", or "cancelling" while its daemon stops it
+            lambda name, result: f"{name} {result.get(self.job_id, 'cancelled')}",
+        )
+
+    def _act_on(
+        self,
+        states: tuple[State, ...],
+        refusal: str,
+        verb: str,
+        change: Callable[[Any, int], Any],
+        done: Callable[[str, Any], str],
+    ) -> None:
+        """Ask, then run `change` through the app (off the UI thread), toast
+        `done` naming the job, and read the job again."""
+        job = self.job
+        if job is None:
+            return  # not read yet
+        label = job.label if len(job.label) <= 40 else job.label[:39] + "…"
+        name = f"job {job.id} ({printable_text(label)})"
+        if job.state not in states:
+            self.notify(f"{name} is {job.state.value}: {refusal}", markup=False)
+            return
+        app: Any = self.app
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                app._act(
+                    lambda: change(app.queue, job.id),
+                    lambda result: done(name, result),
+                    self.wake.set,
+                )
+
+        app.push_screen(ConfirmScreen(f"{verb} job {job.id} ({label})?"), answered)
 
 
 _STATE_STYLE = {
@@ -198,9 +264,10 @@ Views:    o overview   j jobs   s schedules   w workers
 Jobs:     0 all  1 queued  2 running  3 succeeded  4 failed  5 cancelled
           / filter by text (Enter applies, Escape clears)
           ] older page   [ newer page
-          Enter detail   r retry   c cancel (asks first)   p pause/resume its queue
+          Enter detail   r retry   c cancel (asks first)
+          p pause/resume its queue (asks first)
 Workers:  t start   x stop   e restart
-Detail:   Escape back
+Detail:   Escape back   r retry   c cancel (each asks first)
 Anywhere: ? this help   q quit
 """
 
