@@ -9,7 +9,7 @@ def scheduled_jobs(cli: Cli) -> list[tuple[int, float, str]]:
     return cli.rows("SELECT id, due_at, state FROM jobs WHERE schedule IS NOT NULL ORDER BY due_at")
 
 
-@both_backends
+# On PostgreSQL: test_postgres_hosts.py's three hosts, which also check for gaps.
 def test_two_daemons_enqueue_each_due_time_once(cli: Cli, write_config, daemons) -> None:
     write_config('[jobs.tick]\ncommand = "true"\nevery = "1s"\n')
     cli.ok("stats")  # create the database before two daemons race to
