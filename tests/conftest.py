@@ -194,7 +194,7 @@ def process_running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
             return file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
+    except OSError:  # gone: reading a process that just ended fails with ESRCH too
         return False
 
 
@@ -224,7 +224,7 @@ def copies(marker: str) -> list[int]:
             with open(f"/proc/{pid}/stat", "rb") as file:
                 if file.read().rsplit(b")", 1)[1].split()[0] != b"Z":
                     pids.append(pid)
-        except FileNotFoundError:
+        except OSError:  # ended meanwhile (ENOENT or ESRCH)
             pass
     return pids
 
