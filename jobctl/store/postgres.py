@@ -30,7 +30,14 @@ import psycopg
 from jobctl.errors import DatabaseBusy, DatabaseError
 from jobctl.models import Job, NewJob
 from jobctl.store.postgres_db import explain_pg, mask_url, open_pg, parse_url, poll_only
-from jobctl.store.rows import INSERT_COLUMNS, JOB_COLUMNS, job_from_row, job_params
+from jobctl.store.rows import (
+    INSERT_COLUMNS,
+    JOB_COLUMNS,
+    job_from_row,
+    job_params,
+    like_pattern,
+    line_chunks,
+)
 from jobctl.store.sql_base import DuplicateJob
 from jobctl.store.sql_store import SqlStore
 
@@ -251,8 +258,7 @@ class PostgresStore(SqlStore):
         params = dict(zip(INSERT_COLUMNS, job_params(template, now, 0, None), strict=True))
         ids: list[int] = []
         with self._writing():
-            while piece := payloads.read(BATCH_CHUNK_BYTES):
-                piece += b"" if piece.endswith(b"\n") else payloads.readline()
+            for piece in line_chunks(payloads, BATCH_CHUNK_BYTES):
                 params["payload"] = piece.decode("ascii").splitlines()
                 ids += [row[0] for row in self._all("insert_batch", params)]
         return ids
@@ -286,8 +292,7 @@ class PostgresStore(SqlStore):
                 "(coalesce(type, '') || ' ' || coalesce(command, '') || ' '"
                 " || coalesce(error, '')) ILIKE %s ESCAPE '\\'"
             )
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
+            params.append(like_pattern(text))
         if before_id is not None:
             where.append("id < %s")
             params.append(before_id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from jobctl.models import Job, NewJob, State, loads_json
 
@@ -69,3 +70,18 @@ def job_from_row(row: tuple[Any, ...], parents: tuple[int, ...] = ()) -> Job:
     values[9] = State(values[9])
     values[20] = loads_json(values[20])  # result
     return Job(*values, parents=parents)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching `text` anywhere, its % and _ literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def line_chunks(lines: BinaryIO, most_bytes: int) -> Iterator[bytes]:
+    """The file's lines in consecutive pieces of about `most_bytes`, each whole
+    lines (a single line may be more): add_batch's reading, on either store."""
+    while piece := lines.read(most_bytes):
+        if not piece.endswith(b"\n"):
+            piece += lines.readline()
+        yield piece

@@ -21,7 +21,7 @@ import apsw
 
 from jobctl import type_globs
 from jobctl.models import Job, NewJob, State, loads_json
-from jobctl.store.rows import JOB_COLUMNS, job_from_row, job_params
+from jobctl.store.rows import JOB_COLUMNS, job_from_row, job_params, like_pattern, line_chunks
 from jobctl.store.sql_base import DuplicateJob
 from jobctl.store.sql_store import SqlStore
 from jobctl.store.sqlite_db import Q, explain, open_db, write
@@ -196,7 +196,7 @@ class SqliteStore(SqlStore):
         params = list(job_params(template, now, 0, None))
         count = 0
         with self._writing():
-            for piece in _chunks(payloads, BATCH_CHUNK_BYTES):
+            for piece in line_chunks(payloads, BATCH_CHUNK_BYTES):
                 count += piece.count(b"\n")
                 # Each line as a JSON string: quotes and backslashes escaped
                 # (the texts hold no control characters), lines joined by ",".
@@ -253,8 +253,7 @@ class SqliteStore(SqlStore):
                 "(coalesce(type, '') || ' ' || coalesce(command, '') || ' '"
                 " || coalesce(error, '')) LIKE ? ESCAPE '\\'"
             )
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            filter_params.append(f"%{escaped}%")
+            filter_params.append(like_pattern(text))
         bounds, bound_params = [], []
         if before_id is not None:
             bounds.append("id < ?")
@@ -357,12 +356,3 @@ class SqliteStore(SqlStore):
                 yield
         except apsw.Error as exc:
             raise explain(exc, self.path) from None
-
-
-def _chunks(lines: BinaryIO, most_bytes: int) -> Iterator[bytes]:
-    """The file's lines in consecutive pieces of about `most_bytes`, each whole
-    lines (a single line may be more)."""
-    while piece := lines.read(most_bytes):
-        if not piece.endswith(b"\n"):
-            piece += lines.readline()
-        yield piece
