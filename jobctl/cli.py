@@ -914,3 +914,34 @@ def load(
     from jobctl.transfer_cli import run_load
 
     return run_load(_queue(db, config), file)
+
+
+# -- completion / man ---------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "jobctl completion bash > ~/.local/share/bash-completion/completions/jobctl",
+        "jobctl completion zsh > ~/.zfunc/_jobctl",
+        "jobctl completion fish > ~/.config/fish/completions/jobctl.fish",
+    )
+)
+def completion(
+    ctx: typer.Context,
+    shell: Annotated[str | None, typer.Argument(metavar="bash|zsh|fish")] = None,
+    values: Annotated[str | None, typer.Option(hidden=True)] = None,
+    config: ConfigOption = None,
+) -> int:
+    """Print a completion script for bash, zsh or fish (where to put it: see the README)."""
+    from jobctl.completion import run_completion
+
+    # The live tree, so that commands and options added later are completed too.
+    return run_completion(ctx.find_root().command, shell, values, config)
+
+
+@app.command(name="man", epilog=_examples("jobctl man > ~/.local/share/man/man1/jobctl.1"))
+def man_page(ctx: typer.Context) -> int:
+    """Print the manual page (roff, section 1), built from these help texts."""
+    from jobctl.manpage import run_man
+
+    return run_man(ctx.find_root().command)
