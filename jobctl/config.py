@@ -12,13 +12,11 @@ import math
 import os
 import re
 import shlex
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jobctl import limits
-from jobctl.cron_syntax import cron_error
 from jobctl.durations import DURATION_HINT, parse_duration
 from jobctl.errors import ConfigError, InputError
 from jobctl.file_safety import check_config
@@ -79,6 +77,10 @@ def load_config(path: Path | None) -> Config:
         raise InputError(f"cannot read config {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+    # Imported here, not above: most `jobctl add` calls have no config file,
+    # and tomllib costs them about 3 ms (see README, Performance notes).
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError, or an integer of over 4,300 digits
@@ -593,6 +595,8 @@ def _cron_data(value: Any) -> Any:
 
 
 def _cron(value: Any) -> str:
+    from jobctl.cron_syntax import cron_error  # only a config with schedules needs it
+
     problem = cron_error(_string(value))
     if problem:
         raise InputError(problem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import Cli, imports_of
 
 from jobctl import cli
 from jobctl.add_command import AddRequest
@@ -63,3 +64,25 @@ def test_fast_parser_knows_every_typer_option() -> None:
         if flag.startswith("--") and flag != "--help"
     }
     assert typer_flags == set(OPTIONS)
+
+
+# What `jobctl add -- true` without a jobs.toml must never import: the other
+# commands' libraries, and the parts of jobctl (with their standard modules)
+# that only other commands, or a config file, need.  Each was measurable in
+# its start-up (README, Performance notes).
+NOT_ON_THE_ADD_PATH = {
+    "typer", "click", "rich", "textual", "croniter", "psycopg", "dataclasses",
+    "tomllib",  # read only when there is a jobs.toml
+    "ctypes",  # wakeup.py's inotify, for waiters
+    "base64",  # the dump format's
+    "jobctl.cli", "jobctl.render", "jobctl.cron_syntax", "jobctl.wakeup",
+    "jobctl.store.transfer", "jobctl.store.dump_format", "jobctl.store.postgres",
+}  # fmt: skip
+
+
+def test_add_imports_only_what_adding_needs(cli: Cli) -> None:
+    packages = tuple({name.split(".")[0] for name in NOT_ON_THE_ADD_PATH})
+    rc, modules = imports_of(cli, ["add", "--", "true"], packages)
+    assert rc == 0
+    assert "jobctl.store.sqlite" in modules  # the check sees what was imported
+    assert sorted(NOT_ON_THE_ADD_PATH.intersection(modules)) == []

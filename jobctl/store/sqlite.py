@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import apsw
 
@@ -25,7 +25,9 @@ from jobctl.store.rows import JOB_COLUMNS, job_from_row, job_params, like_patter
 from jobctl.store.sql_base import DuplicateJob
 from jobctl.store.sql_store import SqlStore
 from jobctl.store.sqlite_db import Q, explain, open_db, write
-from jobctl.wakeup import CommitWatcher
+
+if TYPE_CHECKING:
+    from jobctl.wakeup import CommitWatcher
 
 # `ls` leaves out what a listing never shows and can be large; the page's
 # payloads and results are read on their own (SqliteStore._with_payloads).
@@ -81,6 +83,9 @@ class SqliteStore(SqlStore):
         return cls(open_db(Path(path), durability), Path(path))
 
     def watcher(self, poll: float) -> CommitWatcher:
+        # Imported here: wakeup.py loads ctypes, which `jobctl add` never needs.
+        from jobctl.wakeup import CommitWatcher
+
         return CommitWatcher(self.path, poll)
 
     # -- the primitives of SqlBase ---------------------------------------------
