@@ -37,6 +37,7 @@ class AddRequest:
         timeout: str | None = None,
         unique: str | None = None,
         after: list[str] | None = None,
+        labels: list[str] | None = None,  # --label, repeated
         batch: str | None = None,
         wait: bool = False,
         json: bool = False,
@@ -56,6 +57,7 @@ class AddRequest:
         self.timeout = timeout
         self.unique = unique
         self.after = after or []
+        self.labels = labels or []
         self.batch = batch
         self.wait = wait
         self.json = json
@@ -141,6 +143,7 @@ def _options(request: AddRequest) -> dict[str, Any]:
         "timeout": request.timeout,
         "unique": request.unique,
         "after": [_job_id(a) for value in request.after for a in value.split(",") if a.strip()],
+        "labels": request.labels,
     }
 
 

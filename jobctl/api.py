@@ -23,6 +23,7 @@ from jobctl import limits
 from jobctl.config import find_config, find_db, load_config
 from jobctl.durations import parse_at, parse_duration
 from jobctl.errors import InputError, JobctlError, JobFailed, NoSuchJob, WaitTimeout, WrongState
+from jobctl.labels import check as check_labels
 from jobctl.models import Attempt, Config, Event, Job, JobType, LogLine, NewJob, iso
 from jobctl.store import Store, is_postgres_url
 from jobctl.templates import check_template, dash_field, fields, nul_field
@@ -104,6 +105,7 @@ class Queue:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         job_timeout: str | float | None = None,
+        labels: Iterable[str] = (),
     ) -> Job:
         """Add one job: a typed job (`type`, `payload`) or an ad hoc `command` / `shell`.
 
@@ -117,7 +119,9 @@ class Queue:
         add() does not wait, so its `timeout` is the same thing, the older
         name (run() and wait() use `timeout` for the wait).
         `max_attempts` defaults to the type's; for a command, to the
-        top-level `command_max_attempts` (1: it runs once).
+        top-level `command_max_attempts` (1: it runs once).  `labels`: short
+        names to find the job by (see labels.py); a job found by its unique
+        key keeps its own.
         """
         job = self._new_job(
             type,
@@ -135,6 +139,7 @@ class Queue:
             cwd=cwd,
             env=env,
             job_timeout=job_timeout,
+            labels=labels,
         )
         return self.store.add_and_get(job, self.clock())
 
@@ -258,6 +263,7 @@ class Queue:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         job_timeout: str | float | None = None,
+        labels: Iterable[str] = (),
     ) -> NewJob:
         """A NewJob with everything but the payload resolved and checked.
 
@@ -326,6 +332,7 @@ class Queue:
             cwd=(cwd or os.getcwd()) if argv else None,
             env=(env if env is not None else dict(os.environ)) if argv else None,
             after=tuple(dict.fromkeys(int(a) for a in after)) if after else (),
+            labels=check_labels(labels) if labels else (),
         )
 
     def _finish(self, template: NewJob, payload_json: str, payload: Any) -> NewJob:
@@ -388,12 +395,15 @@ class Queue:
         after_id: int | None = None,
         text: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Iterable[str] | None = None,
     ) -> list[Job]:
         """Jobs newest first (`after_id` pages towards newer ones, oldest first);
-        `types`: globs over the type (see type_globs.py)."""
+        `types`: globs over the type (see type_globs.py); `labels`: only jobs
+        that have every one of them."""
         if state is not None:
             _check_states([state])
         return self.store.list(
+            labels=check_labels(labels) or None,
             state=state,
             queue=queue,
             type=type,
@@ -446,6 +456,14 @@ class Queue:
     def paused_queues(self) -> list[str]:
         return self.store.paused_queues()
 
+    def parallel_limits(self) -> dict[str, tuple[int, str]]:
+        """{queue: (limit, source)}: how many of its jobs may run at once over
+        every daemon, set by `jobctl parallel` ("database") or by jobs.toml's
+        concurrency ("jobs.toml"); a queue without a limit is left out."""
+        limits = {n: (q.concurrency, "jobs.toml") for n, q in self.config.queues.items()}
+        limits |= {n: (v, "database") for n, v in self.store.queue_parallel().items()}
+        return {n: (v, source) for n, (v, source) in limits.items() if v is not None}
+
     def why_queued(self, jobs: Sequence[Job]) -> dict[int, str]:
         """{id: why it is not running} for the queued ones of `jobs` (see why.py).
 
@@ -459,6 +477,7 @@ class Queue:
         if not queued:
             return {}
         queue_caps, type_caps = why.caps(self.config)
+        queue_caps |= self.store.queue_parallel()  # as the daemons claim (see set_parallel)
         per_type: dict[str, int] = {}
         per_queue: dict[str, int] = {}
         capped = any(job.type in type_caps or job.queue in queue_caps for job in queued)
@@ -758,7 +777,7 @@ class Queue:
         """Add a new job like an ended one (pueue's restart); the new job.
 
         Its type or command, payload, queue, priority, max_attempts, timeout,
-        cwd, env, unique key and --after parents are the old job's, as
+        cwd, env, unique key, --after parents and labels are the old job's, as
         stored; it may run now.  A unique key held by a queued or running job
         gives that job, as add() does.  WrongState if the job has not ended.
         """
@@ -785,6 +804,7 @@ class Queue:
             cwd=old.cwd,
             env=old.env,
             after=old.parents,
+            labels=old.labels,
         )
         try:
             return self.store.add_and_get(job, now)
@@ -799,40 +819,72 @@ class Queue:
         type: str | None = None,
         queue: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Iterable[str] | None = None,
     ) -> list[int]:
-        ids = self.store.failed_ids(type=type, queue=queue, types=types)
+        labels = check_labels(labels) or None
+        ids = self.store.failed_ids(type=type, queue=queue, types=types, labels=labels)
         return self.store.retry(ids, self.clock()) if ids else []
+
+    def cancel_labelled(self, labels: Iterable[str]) -> dict[int, str]:
+        """Cancel every queued or running job that has all of `labels`, as cancel()."""
+        wanted = check_labels(labels)
+        if not wanted:
+            raise InputError("give at least one label")
+        for tries_left in (2, 1, 0):
+            ids = self.store.labelled_ids(wanted, ["queued", "running"])
+            try:
+                return self.store.cancel(ids, self.clock()) if ids else {}
+            except WrongState:
+                # One ended between the look and the cancel, which is all
+                # or nothing: look again.
+                if not tries_left:
+                    raise
+        raise AssertionError("unreachable")
 
     def purge(
         self,
         older_than: str | float,
         states: Sequence[str] = FINISHED_STATES,
         types: Sequence[str] | None = None,
+        labels: Iterable[str] | None = None,
     ) -> int:
         """Delete finished jobs (and their history) older than `older_than`; how many.
 
-        `types`: only jobs whose type one of these globs matches (see type_globs.py).
+        `types`: only jobs whose type one of these globs matches (see type_globs.py);
+        `labels`: only jobs that have every one of them.
         """
         _check_states(states, finished_only=True)
         cutoff = self.clock() - parse_duration(older_than, "--older-than")
-        return self.store.purge(cutoff, list(states), types)
+        return self.store.purge(cutoff, list(states), types, check_labels(labels) or None)
 
     def purgeable(
         self,
         older_than: str | float,
         states: Sequence[str] = FINISHED_STATES,
         types: Sequence[str] | None = None,
+        labels: Iterable[str] | None = None,
     ) -> dict[str, int]:
         """What purge() would delete, per state; nothing is deleted."""
         _check_states(states, finished_only=True)
         cutoff = self.clock() - parse_duration(older_than, "--older-than")
-        return self.store.purge_count(cutoff, list(states), types)
+        labels = check_labels(labels) or None
+        return self.store.purge_count(cutoff, list(states), types, labels)
 
     def pause(self, queue: str) -> None:
         self.store.set_paused(queue, True)
 
     def resume(self, queue: str) -> None:
         self.store.set_paused(queue, False)
+
+    def set_parallel(self, queue: str, limit: int | None) -> None:
+        """Let `limit` (>= 1) of `queue`'s jobs run at once; None: jobs.toml's value again."""
+        from jobctl.limits import MAX_PARALLEL, in_range
+
+        if not queue.strip() or not queue.isprintable():
+            raise InputError(f"--queue: {queue!r} is not a name (printable UTF-8 text)")
+        if limit is not None:
+            in_range(limit, 1, MAX_PARALLEL, "parallel")
+        self.store.set_parallel(queue, limit)
 
     # -- moving a queue between databases ------------------------------------
 

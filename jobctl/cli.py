@@ -42,6 +42,11 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README).")]
 _TYPE_HELP = "Only job types these shell globs match (`-`: ad hoc commands)."
+# `--label X` on ls, retry, cancel and purge: repeated, a job must have them all.
+LabelFilter = Annotated[
+    list[str] | None,
+    typer.Option("--label", metavar="LABEL", help="Only jobs with this label (all, if repeated)."),
+]
 
 
 class _ReaderGone(Exception):
@@ -234,6 +239,10 @@ def add(
     after: Annotated[
         list[str] | None, typer.Option(metavar="ID", help="Hold until job ID succeeds.")
     ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", metavar="LABEL", help="Tag the job (repeatable): ls --label."),
+    ] = None,
     batch: Annotated[
         str | None, typer.Option(metavar="FILE", help="JSON lines, one job each; - is stdin.")
     ] = None,
@@ -263,6 +272,7 @@ def add(
         timeout=timeout,
         unique=unique,
         after=list(after or []),
+        labels=list(label or []),
         batch=batch,
         wait=wait,
         json=json_,
@@ -387,6 +397,7 @@ def tui(db: DbOption = None, config: ConfigOption = None) -> int:
         "jobctl ls --state failed --limit 20",
         "jobctl ls --type 'email:*,report:*'",
         "jobctl ls --state queued --search timeout",
+        "jobctl ls --label nightly --label db",
     ),
 )
 def ls(
@@ -398,6 +409,7 @@ def ls(
         typer.Option(metavar="TEXT", help="Only jobs whose type, command or error holds TEXT."),
     ] = None,
     limit: Annotated[int, typer.Option(metavar="N", min=1, max=limits.MAX_LIMIT)] = 50,
+    label: LabelFilter = None,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -405,7 +417,9 @@ def ls(
     """List jobs, newest first; WHY says what a queued job waits for."""
     with _queue(db, config) as q:
         globs = type_globs.parse(type)
-        jobs = q.list(state=state, queue=queue, types=globs, limit=limit, text=search or None)
+        jobs = q.list(
+            state=state, queue=queue, types=globs, limit=limit, text=search or None, labels=label
+        )
         whys = q.why_queued(jobs)
     out = Output()
     if json_:
@@ -414,9 +428,17 @@ def ls(
     # On a terminal the JOB and ERROR columns share what the others leave.
     # WHY comes last: piped, the columns before it stay where they were.
     why_width = min(40, max(map(len, whys.values()), default=0))
-    spare = max(30, shutil.get_terminal_size().columns - 52 - why_width) if out.tty else 30_000
+    # LABELS only when a job of the page has some: a page without keeps
+    # the columns it had.  On a terminal at most 20 wide, JOB and ERROR
+    # giving up the room.
+    labelled = any(job.labels for job in jobs)
+    labels_width = min(20, max((len(",".join(j.labels)) for j in jobs), default=0))
+    used = 52 + why_width + (labels_width + 2 if labelled else 0)
+    spare = max(30, shutil.get_terminal_size().columns - used) if out.tty else 30_000
     out.table(
-        ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR", "WHY"],
+        ["ID", "STATE", "ATTEMPT", "QUEUE", "CREATED", "JOB", "ERROR"]
+        + (["LABELS"] if labelled else [])
+        + ["WHY"],
         [
             (
                 job.id,
@@ -426,6 +448,7 @@ def ls(
                 out.time(job.created_at),
                 shorten(job.label, spare * 2 // 3),
                 shorten(job.error, spare // 3),
+                *([shorten(",".join(job.labels), 20 if out.tty else 30_000)] if labelled else []),
                 shorten(whys.get(job.id), 40 if out.tty else 30_000),
             )
             for job in jobs
@@ -516,6 +539,8 @@ def _job_fields(job: Job, out: Output, why: str | None = None) -> list[tuple[str
         fields.append(("timeout", f"{job.timeout:g}s"))
     if job.unique_key is not None:
         fields.append(("unique key", job.unique_key or "(the type)"))
+    if job.labels:
+        fields.append(("labels", " ".join(job.labels)))
     if job.parents:
         fields.append(("after", " ".join(map(str, job.parents))))
         if job.waiting and job.state not in FINISHED:
@@ -614,14 +639,20 @@ def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption =
     with _queue(db, config) as q:
         counts = q.stats()
         paused = set(q.paused_queues())
+        limits = q.parallel_limits()
     states = ["queued", "running", "succeeded", "failed", "cancelled"]
     zero = dict.fromkeys([*states, "total"], 0)
+    # A queue shows once it has jobs, or a pause or limit set in the database.
+    set_here = {name for name, (_, source) in limits.items() if source == "database"}
     rows = [
-        {"queue": name, "paused": name in paused} | counts.get(name, zero)
-        for name in sorted(set(counts) | paused)
+        {"queue": name, "paused": name in paused}
+        | dict(zip(("parallel", "parallel_source"), limits.get(name, (None, None)), strict=True))
+        | counts.get(name, zero)
+        for name in sorted(set(counts) | paused | set_here)
     ]
-    # Last, every queue together: "queue" null (and "paused" null) in JSON.
-    everything = {"queue": None, "paused": None} | counts.all
+    # Last, every queue together: "queue" null (and the settings null) in JSON.
+    everything = {"queue": None, "paused": None, "parallel": None, "parallel_source": None}
+    everything |= counts.all
     out = Output()
     if json_:
         out.json([*rows, everything])
@@ -630,12 +661,13 @@ def stats(json_: JsonOption = False, db: DbOption = None, config: ConfigOption =
         out.line("no jobs yet")
         return 0
     out.table(
-        ["QUEUE", *(s.upper() for s in states), "TOTAL", "PAUSED"],
+        ["QUEUE", *(s.upper() for s in states), "TOTAL", "PAUSED", "PARALLEL"],
         [
             [r["queue"], *(r[s] for s in states), r["total"], "paused" if r["paused"] else ""]
+            + [f"{r['parallel']} ({r['parallel_source']})" if r["parallel"] else ""]
             for r in rows
         ]
-        + [["all queues", *(everything[s] for s in states), everything["total"], ""]],
+        + [["all queues", *(everything[s] for s in states), everything["total"], "", ""]],
     )
     return 0
 
@@ -754,6 +786,7 @@ def _duration(seconds: float) -> str:
         "jobctl retry 42 43",
         "jobctl retry --failed --type email:send",
         "jobctl retry --failed --type 'email:*,-'",
+        "jobctl retry --failed --label nightly",
     )
 )
 def retry(
@@ -765,17 +798,20 @@ def retry(
         str | None, typer.Option(metavar="GLOB,GLOB", help="With --failed. " + _TYPE_HELP)
     ] = None,
     queue: Annotated[str | None, typer.Option(metavar="Q", help="With --failed.")] = None,
+    label: LabelFilter = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
     """Queue failed or cancelled jobs again: same id, history kept, a fresh attempt budget."""
     if bool(job_ids) == failed:
         raise InputError("give job ids or --failed")
-    if (type or queue) and not failed:
-        raise InputError("--type and --queue go with --failed")
+    if (type or queue or label) and not failed:
+        raise InputError("--type, --queue and --label go with --failed")
     with _queue(db, config) as q:
         globs = type_globs.parse(type)
-        done = q.retry_failed(types=globs, queue=queue) if failed else q.retry(*job_ids)
+        done = (
+            q.retry_failed(types=globs, queue=queue, labels=label) if failed else q.retry(*job_ids)
+        )
     for job_id in done:
         print(job_id)
     if failed:
@@ -790,7 +826,7 @@ def restart(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
-    """Add a new job like an ended one (same definition and --after) and print its id.
+    """Add a new job like an ended one (same definition, --after, labels); print its id.
 
     The old job and its history stay as they are; `retry` requeues the job itself.
     """
@@ -801,18 +837,32 @@ def restart(
     return 0
 
 
-@app.command(epilog=_examples("jobctl cancel 42 43"))
+@app.command(epilog=_examples("jobctl cancel 42 43", "jobctl cancel --label nightly"))
 def cancel(
-    job_ids: Annotated[list[int], typer.Argument(metavar="ID...", min=1, max=limits.MAX_ID)],
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="[ID]...", min=1, max=limits.MAX_ID)
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="LABEL",
+            help="Every queued or running job with it (all, if repeated).",
+        ),
+    ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
     """Cancel jobs: a queued job at once, a running one is stopped by its daemon."""
+    if bool(job_ids) == bool(label):
+        raise InputError("give job ids or --label")
     with _queue(db, config) as q:
-        outcome = q.cancel(*job_ids)
+        outcome = q.cancel_labelled(label) if label else q.cancel(*job_ids)
     for job_id, what in outcome.items():
         note = " (its daemon will stop it)" if what == "cancelling" else ""
         print(f"{job_id} {what}{note}")
+    if label:
+        print(f"cancelled {len(outcome)} job(s)", file=sys.stderr)
     return 0
 
 
@@ -821,6 +871,7 @@ def cancel(
         "jobctl purge --older-than 7d --state succeeded",
         "jobctl purge --older-than 30d --dry-run",
         "jobctl purge --older-than 1d --type 'report:*'",
+        "jobctl purge --older-than 0s --label nightly",
     )
 )
 def purge(
@@ -832,6 +883,7 @@ def purge(
         bool, typer.Option("--dry-run", help="Say how many would go, per state; delete nothing.")
     ] = False,
     type: Annotated[str | None, typer.Option(metavar="GLOB,GLOB", help=_TYPE_HELP)] = None,
+    label: LabelFilter = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> int:
@@ -842,11 +894,11 @@ def purge(
     states = [s.strip() for s in state.split(",") if s.strip()]
     with _queue(db, config) as q:
         if dry_run:
-            counts = q.purgeable(older_than, states, type_globs.parse(type))
+            counts = q.purgeable(older_than, states, type_globs.parse(type), label)
             each = ", ".join(f"{n} {s}" for s, n in counts.items())
             print(f"would purge {sum(counts.values())} job(s)" + (f": {each}" if each else ""))
             return 0
-        count = q.purge(older_than, states, type_globs.parse(type))
+        count = q.purge(older_than, states, type_globs.parse(type), label)
     print(f"purged {count} job(s)")
     return 0
 
@@ -875,6 +927,28 @@ def resume(
         q.resume(queue)
     print(f"queue {safe(queue)} resumed")
     return 0
+
+
+@app.command(
+    epilog=_examples(
+        "jobctl parallel 3 --queue email",
+        "jobctl parallel --queue email",
+        "jobctl parallel --queue email --reset",
+    )
+)
+def parallel(
+    limit: Annotated[int | None, typer.Argument(metavar="[N]", help="Default: show it.")] = None,
+    queue: Annotated[str, typer.Option(metavar="Q", help="Default: default.")] = "default",
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Forget N: jobs.toml's concurrency applies again.")
+    ] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> int:
+    """Let N jobs of a queue run at once over all daemons, from their next claim."""
+    from jobctl.queue_cli import run_parallel
+
+    return run_parallel(_queue(db, config), queue, limit, reset)
 
 
 # -- dump / load --------------------------------------------------------------

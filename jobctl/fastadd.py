@@ -24,6 +24,7 @@ OPTIONS: dict[str, tuple[str, bool]] = {
     "--timeout": ("timeout", True),
     "--unique": ("unique", True),
     "--after": ("after", True),
+    "--label": ("labels", True),
     "--batch": ("batch", True),
     "--wait": ("wait", False),
     "--json": ("json", False),
@@ -79,8 +80,8 @@ def parse_add(args: list[str]) -> AddRequest | None:
             value, i = args[i], i + 1
         else:
             return None  # missing value
-        if dest == "after":
-            request.after.append(value)
+        if dest in ("after", "labels"):  # repeatable
+            getattr(request, dest).append(value)
         else:
             setattr(request, dest, value)  # given twice, the last wins, as in click
     return request

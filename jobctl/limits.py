@@ -13,6 +13,7 @@ from jobctl.errors import InputError
 MAX_ID = 2**63 - 1  # job ids: SQLite's largest integer
 PRIORITY = (-(10**9), 10**9)
 MAX_ATTEMPTS = 10**6
+MAX_PARALLEL = 10**6  # a queue's `jobctl parallel` limit
 MAX_LIMIT = 10**6  # rows a listing may ask for
 MAX_THREADS = 1024  # a daemon's concurrency: each is a thread, and a process when it runs
 MAX_DEPTH = 100  # nesting of a payload's lists and objects: deeper ones break json.loads

@@ -79,6 +79,7 @@ class Job(NamedTuple):
     daemon_id: int | None
     schedule: str | None
     parents: tuple[int, ...] = ()
+    labels: tuple[str, ...] = ()  # sorted (see labels.py); `label` below is not one
 
     @property
     def label(self) -> str:
@@ -110,6 +111,7 @@ class Job(NamedTuple):
             "timeout": self.timeout,
             "unique_key": self.unique_key,
             "after": list(self.parents),
+            "labels": list(self.labels),
             "waiting_on": self.waiting,
             "cancel_requested": self.cancel_requested is not None,
             "schedule": self.schedule,
@@ -301,6 +303,7 @@ class NewJob(NamedTuple):
     after: tuple[int, ...] = ()
     schedule: str | None = None
     due_at: float | None = None
+    labels: tuple[str, ...] = ()  # checked and sorted (labels.check)
 
 
 class Outcome(NamedTuple):

@@ -105,14 +105,14 @@ def test_on_finish_runs_after_on_failure_and_for_ad_hoc_commands(
         'command = "false"\nmax_attempts = 1\n'
         f'on_failure = "{HOOK.format(file="failure.jsonl")}"\n'
     )
-    broken = cli.ok("add", "broken").strip()
-    ad_hoc = cli.ok("add", "--", "true").strip()
+    broken = cli.ok("add", "--label", "nightly", "broken").strip()
+    ad_hoc = cli.ok("add", "--label", "adhoc", "--", "true").strip()
     assert daemons.start("--drain").wait(timeout=60) == 0
     finish, failure = cli.home / "finish.jsonl", cli.home / "failure.jsonl"
     wait_for(lambda: len(hook_runs(finish)) == 2, what="on_finish twice")
     assert [r["id"] for r in hook_runs(failure)] == [int(broken)]
-    by_id = {r["id"]: r["state"] for r in hook_runs(finish)}
-    assert by_id == {int(broken): "failed", int(ad_hoc): "succeeded"}
+    by_id = {r["id"]: (r["state"], r["labels"]) for r in hook_runs(finish)}
+    assert by_id == {int(broken): ("failed", ["nightly"]), int(ad_hoc): ("succeeded", ["adhoc"])}
 
 
 def test_check_rejects_an_empty_hook(cli: Cli, write_config) -> None:
@@ -123,11 +123,12 @@ def test_check_rejects_an_empty_hook(cli: Cli, write_config) -> None:
 
 
 STATES = ["queued", "running", "succeeded", "failed", "cancelled"]
+NO_SETTINGS = {"paused": None, "parallel": None, "parallel_source": None}
 
 
 def test_stats_json_on_an_empty_database_has_every_state_and_total(cli: Cli) -> None:
     rows = cli.json("stats")
-    assert rows == [{"queue": None, "paused": None} | dict.fromkeys([*STATES, "total"], 0)]
+    assert rows == [{"queue": None} | NO_SETTINGS | dict.fromkeys([*STATES, "total"], 0)]
 
 
 def test_stats_ends_with_all_queues(cli: Cli) -> None:
@@ -138,15 +139,13 @@ def test_stats_ends_with_all_queues(cli: Cli) -> None:
     rows = cli.json("stats")
     assert [r["queue"] for r in rows] == ["a", "b", None]
     a, b, everything = rows
-    assert a == {"queue": "a", "paused": False} | dict.fromkeys(STATES, 0) | {
+    assert a == {"queue": "a"} | NO_SETTINGS | {"paused": False} | dict.fromkeys(STATES, 0) | {
         "queued": 1,
         "cancelled": 1,
         "total": 2,
     }
     assert b["queued"] == 1 and b["total"] == 1 and b["cancelled"] == 0
-    assert everything == {
-        "queue": None,
-        "paused": None,
+    assert everything == {"queue": None} | NO_SETTINGS | {
         "queued": 2,
         "running": 0,
         "succeeded": 0,
@@ -155,7 +154,7 @@ def test_stats_ends_with_all_queues(cli: Cli) -> None:
         "total": 3,
     }
     last = cli.ok("stats").splitlines()[-1].split("\t")
-    assert last == ["all queues", "2", "0", "0", "0", "1", "3", ""]
+    assert last == ["all queues", "2", "0", "0", "0", "1", "3", "", ""]
 
 
 def test_queue_stats_gives_every_state_and_totals(cli: Cli) -> None:

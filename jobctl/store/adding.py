@@ -5,12 +5,16 @@ The bulk paths, which each dialect makes fast its own way, are in the stores.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from jobctl.errors import NoSuchJob
 from jobctl.models import Job, NewJob, State
 from jobctl.store.rows import inserted, job_params
 from jobctl.store.sql_base import DuplicateJob, SqlBase
+
+# _add_labels sends the ids of a batch in JSON arrays of this many.
+LABEL_IDS_CHUNK = 10_000
 
 
 class Adding(SqlBase):
@@ -63,7 +67,19 @@ class Adding(SqlBase):
             self._event(job_id, now, "cancelled", None, reason)
         for parent in job.after:
             self._exec("insert_dep", {"parent_id": parent, "job_id": job_id})
+        if job.labels:
+            self._add_labels([job_id], job.labels)
         return job_id
+
+    def _add_labels(self, ids: Sequence[int], labels: Sequence[str]) -> None:
+        """Give each of `ids` every one of `labels`, in the current transaction
+        (the bulk paths call this for a batch's ids, a range of any size)."""
+        if not labels:
+            return
+        labels_json = json.dumps(list(labels))
+        for first in range(0, len(ids), LABEL_IDS_CHUNK):
+            chunk = json.dumps(list(ids[first : first + LABEL_IDS_CHUNK]))
+            self._exec("insert_labels", {"ids": chunk, "labels": labels_json})
 
     def _find_unique(self, job: NewJob) -> int | None:
         """The queued or running job with `job`'s type and unique key."""

@@ -78,35 +78,46 @@ class Changing(SqlBase):
         type: str | None = None,
         queue: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> list[int]:
         if types:
             params = {"types": json.dumps(list(types)), "queue": queue}
-            return [row[0] for row in self._all("retryable_ids_types", params)]
-        return [row[0] for row in self._all("retryable_ids", {"type": type, "queue": queue})]
+            ids = [row[0] for row in self._all("retryable_ids_types", params)]
+        else:
+            ids = [row[0] for row in self._all("retryable_ids", {"type": type, "queue": queue})]
+        if labels:
+            labelled = set(self.labelled_ids(labels, [State.FAILED]))
+            ids = [job_id for job_id in ids if job_id in labelled]
+        return ids
 
     def purge(
-        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+        self,
+        cutoff: float,
+        states: Sequence[str],
+        types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> int:
         params = {"states": json.dumps(list(states)), "cutoff": cutoff, "limit": PURGE_BATCH}
-        if types:
-            params["types"] = json.dumps(list(types))
+        select = _purge_statement("purge_select", params, types, labels)
         total = 0
         while True:
             with self._writing():
                 self._exec("purge_prepare")
-                count = self._exec("purge_select_types" if types else "purge_select", params)
+                count = self._exec(select, params)
                 self._exec("purge_delete")
             total += count
             if count < PURGE_BATCH:
                 return total
 
     def purge_count(
-        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+        self,
+        cutoff: float,
+        states: Sequence[str],
+        types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> dict[str, int]:
         params = {"states": json.dumps(list(states)), "cutoff": cutoff}
-        if types:
-            params["types"] = json.dumps(list(types))
-        return dict(self._all("purge_count_types" if types else "purge_count", params))
+        return dict(self._all(_purge_statement("purge_count", params, types, labels), params))
 
     def purge_batch(
         self,
@@ -148,6 +159,10 @@ class Changing(SqlBase):
         with self._writing():
             self._exec("set_paused", {"name": queue, "paused": int(paused)})
 
+    def set_parallel(self, queue: str, limit: int | None) -> None:
+        with self._writing():
+            self._exec("set_parallel", {"name": queue, "parallel": limit})
+
     def fire_schedule(
         self,
         name: str,
@@ -186,3 +201,19 @@ class Changing(SqlBase):
                     },
                 )
         return fired
+
+
+def _purge_statement(
+    name: str, params: dict, types: Sequence[str] | None, labels: Sequence[str] | None
+) -> str:
+    """Which of purge_select/purge_count's forms fits the filters; their
+    parameters added to `params`.  With labels, one form takes the types too
+    (:types null for any): two filters are rare enough for one statement."""
+    if labels:
+        params["labels"] = json.dumps(list(labels))
+        params["types"] = json.dumps(list(types)) if types else None
+        return name + "_labels"
+    if types:
+        params["types"] = json.dumps(list(types))
+        return name + "_types"
+    return name

@@ -60,14 +60,22 @@ class Claiming(SqlBase):
 
         Paused queues are skipped, and so are queues and types at their
         concurrency cap (counted over every daemon on the database).
+        `queue_caps` are jobs.toml's; a queue's limit set by set_parallel
+        takes the place of its entry there.
         `types`: only jobs of these type names ("" for ad hoc commands).
         """
         if types is not None and not types:
             return []
         claimed: list[Claimed] = []
         with self._writing():
+            # Read at every claim, like the paused flags: a daemon obeys
+            # `jobctl pause` and `jobctl parallel` at its next pass, which
+            # the change's own commit (or NOTIFY) wakes it for.
+            settings = self._all("claim_settings")
+            paused = {name for name, flag, _ in settings if flag}
+            queue_caps = dict(queue_caps or {})
+            queue_caps |= {name: int(limit) for name, _, limit in settings if limit is not None}
             self._claim_lock(bool(queue_caps or type_caps))
-            paused = {r[0] for r in self._all("paused_names")}
             names = [r[0] for r in self._all("ready_queues")]
             names = [n for n in names if n not in paused and (queues is None or n in queues)]
             if not names:

@@ -143,7 +143,8 @@ class Store:
         """Insert `jobs` in one transaction; their ids, in order.
 
         A job whose (type, unique_key) matches a queued or running job is not
-        inserted: its id is that job's.  Any error inserts nothing.
+        inserted: its id is that job's (whose labels stay as they are).  A
+        new job's labels are inserted with it.  Any error inserts nothing.
         """
         raise NotImplementedError
 
@@ -201,12 +202,19 @@ class Store:
         after_id: int | None = None,
         text: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered; `before_id` pages backwards, `after_id` forwards.
+        """Jobs newest first, filtered, with their labels; `before_id` pages
+        backwards, `after_id` forwards.
 
         `text` matches the type, the command and the error (case-insensitive);
-        `types` are globs over the type (see type_globs.py).
+        `types` are globs over the type (see type_globs.py); `labels`: only
+        jobs that have every one of them.
         """
+        raise NotImplementedError
+
+    def labelled_ids(self, labels: Sequence[str], states: Sequence[str]) -> list[int]:
+        """The ids of the jobs in `states` that have every one of `labels`, in order."""
         raise NotImplementedError
 
     def finished_per_minute(self, since: float) -> list[tuple[int, str, int]]:
@@ -249,6 +257,10 @@ class Store:
         """The names of the paused queues."""
         raise NotImplementedError
 
+    def queue_parallel(self) -> dict[str, int]:
+        """{queue: limit} set by `jobctl parallel`; queues without one are left out."""
+        raise NotImplementedError
+
     def cancel(self, job_ids: Iterable[int], now: float) -> dict[int, str]:
         """Cancel jobs: queued ones at once, running ones by request to their daemon.
 
@@ -277,15 +289,22 @@ class Store:
         type: str | None = None,
         queue: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> list[int]:
-        """Failed jobs' ids; `types`: globs over the type (see type_globs.py)."""
+        """Failed jobs' ids; `types`: globs over the type (see type_globs.py);
+        `labels`: only jobs that have every one of them."""
         raise NotImplementedError
 
     def purge(
-        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+        self,
+        cutoff: float,
+        states: Sequence[str],
+        types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> int:
         """Delete jobs in `states` that finished before `cutoff`, with their history
-        (of the types the globs in `types` match, if given); how many.
+        and labels (of the types the globs in `types` match, and with every
+        one of `labels`, if given); how many.
 
         Oldest first, in batches, each its own transaction: an interrupted
         purge has deleted fewer jobs, never half of one.  The newest job
@@ -293,7 +312,11 @@ class Store:
         raise NotImplementedError
 
     def purge_count(
-        self, cutoff: float, states: Sequence[str], types: Sequence[str] | None = None
+        self,
+        cutoff: float,
+        states: Sequence[str],
+        types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> dict[str, int]:
         """What purge() would delete, per state: `purge --dry-run`."""
         raise NotImplementedError
@@ -322,6 +345,12 @@ class Store:
 
     def set_paused(self, queue: str, paused: bool) -> None:
         """Pause a queue (no new claims from it) or resume it; running jobs go on."""
+        raise NotImplementedError
+
+    def set_parallel(self, queue: str, limit: int | None) -> None:
+        """How many of `queue`'s jobs may run at once over every daemon (>= 1);
+        None: forget it, so that jobs.toml's concurrency applies again.
+        Claims obey it from their next pass: it overrides their queue_caps."""
         raise NotImplementedError
 
     def register_daemon(
@@ -549,6 +578,8 @@ class Store:
 
         Paused queues are skipped, and so are queues and types at their
         concurrency cap (counted over every daemon on the database).
+        `queue_caps` are jobs.toml's; a queue's limit set by set_parallel
+        takes the place of its entry there.
         `types`: only jobs of these type names ("" for ad hoc commands).
         """
         raise NotImplementedError

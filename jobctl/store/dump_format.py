@@ -3,9 +3,11 @@
     {"jobctl_dump": 1, "created_at": 1767225600.5, "source": "sqlite"}
     {"job": {"id": 1, ...every jobs column..., "parents": [], "attempts": [...],
              "events": [...], "logs": [...], "output": [...]}}        one per job, by id
+             (and "labels": ["nightly"] when it has any: a dump without
+             labels reads as before, in older jobctls too)
     {"daemon": {...every daemons column...}}
     {"schedule": {"name": ..., "last_due": ..., "last_job_id": ..., "last_fired_at": ...}}
-    {"queue": {"name": ..., "paused": 1}}
+    {"queue": {"name": ..., "paused": 1, "parallel": 3}}      parallel: null if not set
     {"worker": {"name": ..., "held": 0}}
     {"end": {"jobs": N, "daemons": N, "schedules": N, "queues": N, "workers": N}}
 
@@ -24,10 +26,12 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from jobctl import labels as job_labels
 from jobctl.errors import InputError
+from jobctl.limits import MAX_PARALLEL
 
 FORMAT_VERSION = 1
 KINDS = ("job", "daemon", "schedule", "queue", "worker")
@@ -66,6 +70,12 @@ def _id(value: Any) -> int:
 def _flag(value: Any) -> int:
     if _int(value) not in (0, 1):
         raise Bad(f"{value} is not 0 or 1")
+    return value
+
+
+def _parallel(value: Any) -> int | None:
+    if value is not None and not 1 <= _int(value) <= MAX_PARALLEL:
+        raise Bad(f"{value} is not a parallel limit (1 to {MAX_PARALLEL}, or null)")
     return value
 
 
@@ -142,7 +152,7 @@ DAEMON_FIELDS: dict[str, Check] = {
 RECORD_FIELDS: dict[str, dict[str, Check]] = {
     "daemon": DAEMON_FIELDS,
     "schedule": {"name": _text, "last_due": REAL_N, "last_job_id": INT_N, "last_fired_at": REAL_N},
-    "queue": {"name": _text, "paused": _flag},
+    "queue": {"name": _text, "paused": _flag, "parallel": _parallel},
     "worker": {"name": _text, "held": _flag},
 }
 # A job's lists of children: their fields, and the JSON values they are dumped from.
@@ -182,7 +192,10 @@ def _fields(value: Any, fields: dict[str, Check], where: str) -> dict[str, Any]:
 
 def _job(value: Any) -> dict[str, Any]:
     fields = JOB_FIELDS | dict.fromkeys(("parents", *CHILDREN), _list)
+    # Labels are optional: only jobs that have some carry the field.
+    labels = value.pop("labels", []) if type(value) is dict else []
     job = _fields(value, fields, "job")
+    job["labels"] = _labels(labels)
     for name, child_fields in CHILDREN.items():
         job[name] = [
             _fields(item, child_fields, f"job.{name}[{i}]") for i, item in enumerate(job[name])
@@ -196,6 +209,22 @@ def _job(value: Any) -> dict[str, Any]:
     if len(set(parents)) != len(parents):
         raise Bad("job.parents: an id is given twice")
     return job
+
+
+def _labels(value: Any) -> list[str]:
+    for i, label in enumerate(_list_of(value, "job.labels")):
+        if not job_labels.is_label(label):
+            raise Bad(f"job.labels[{i}]: {_short(label)} is not a label")
+    if len(value) > job_labels.MAX_PER_JOB:
+        raise Bad(f"job.labels: over {job_labels.MAX_PER_JOB} labels")
+    return value
+
+
+def _list_of(value: Any, where: str) -> list[Any]:
+    try:
+        return _list(value)
+    except Bad as exc:
+        raise Bad(f"{where}: {exc}") from None
 
 
 def _list(value: Any) -> list[Any]:
@@ -231,6 +260,8 @@ def parse_line(line: str | bytes, number: int) -> tuple[str, dict[str, Any]]:
             return kind, _fields(body, END_FIELDS, "end")
         if kind not in RECORD_FIELDS:
             raise Bad(f"unknown record kind {_short(kind)}")
+        if kind == "queue" and type(body) is dict:
+            body = {"parallel": None} | body  # dumps from before `jobctl parallel` lack it
         return kind, _fields(body, RECORD_FIELDS[kind], kind)
     except Bad as exc:
         raise InputError(f"line {number}: {exc}") from None
@@ -254,9 +285,12 @@ def job_line(
     row: dict[str, Any],
     parents: list[int],
     children: dict[str, list[dict[str, Any]]],
+    labels: Sequence[str] = (),
 ) -> str:
     """One job's line: `row` its columns, `children` its lists (output data as bytes)."""
     record = dict(row, parents=parents, **children)
+    if labels:
+        record["labels"] = list(labels)
     record["output"] = [
         dict(piece, data=base64.b64encode(piece["data"]).decode("ascii"))
         for piece in children["output"]

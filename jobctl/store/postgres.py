@@ -235,8 +235,8 @@ class PostgresStore(SqlStore):
             self._exec("claim_cap_lock")
 
     def add_job(self, job: NewJob, now: float) -> int:
-        if job.unique_key is not None or job.after or self._joining:
-            return self.add_jobs([job], now)[0]
+        if job.unique_key is not None or job.after or job.labels or self._joining:
+            return self.add_jobs([job], now)[0]  # labels: a second insert, one transaction
         return self._insert_id("insert_job", job_params(job, now, 0, None))
 
     def _insert(self, jobs: Sequence[NewJob], now: float) -> list[int]:
@@ -249,7 +249,11 @@ class PostgresStore(SqlStore):
             if name in _FLOAT_COLUMNS:  # psycopg types an array by its first value: 5, 2.5
                 column[:] = [None if value is None else float(value) for value in column]
         params = dict(zip(INSERT_COLUMNS, columns, strict=True))
-        return [row[0] for row in self._all("insert_jobs", params)]
+        ids = [row[0] for row in self._all("insert_jobs", params)]
+        for job_id, job in zip(ids, jobs, strict=True):
+            if job.labels:
+                self._add_labels([job_id], job.labels)
+        return ids
 
     def add_batch(self, template: NewJob, payloads: BinaryIO, now: float) -> Sequence[int]:
         if template.unique_key is not None or template.after:
@@ -261,6 +265,7 @@ class PostgresStore(SqlStore):
             for piece in line_chunks(payloads, BATCH_CHUNK_BYTES):
                 params["payload"] = piece.decode("ascii").splitlines()
                 ids += [row[0] for row in self._all("insert_batch", params)]
+            self._add_labels(ids, template.labels)
         return ids
 
     def list(
@@ -274,6 +279,7 @@ class PostgresStore(SqlStore):
         after_id: int | None = None,
         text: str | None = None,
         types: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> list[Job]:
         where, params = [], []
         for column, value in (("state", state), ("queue", queue), ("type", type)):
@@ -293,6 +299,9 @@ class PostgresStore(SqlStore):
                 " || coalesce(error, '')) ILIKE %s ESCAPE '\\'"
             )
             params.append(like_pattern(text))
+        for label in labels or ():
+            where.append("id IN (SELECT job_id FROM job_labels WHERE label = %s)")
+            params.append(label)
         if before_id is not None:
             where.append("id < %s")
             params.append(before_id)
@@ -305,7 +314,7 @@ class PostgresStore(SqlStore):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
-        return [job_from_row(row) for row in self._run(sql, params)]
+        return self._with_labels([job_from_row(row) for row in self._run(sql, params)])
 
     # -- hearing of changes ----------------------------------------------------
 

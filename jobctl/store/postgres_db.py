@@ -28,7 +28,7 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _OWN_PARAMETERS = ("schema", "poll_only")
 
 # Migration N brings <schema>.schema_version from N-1 to N.  Append, never edit.
-_MIGRATION_FILES = ("001_schema.sql",)
+_MIGRATION_FILES = ("001_schema.sql", "002_labels.sql", "003_queue_parallel.sql")
 MIGRATIONS: list[str] = migrations("postgres", _MIGRATION_FILES)
 SCHEMA_VERSION = len(MIGRATIONS)
 

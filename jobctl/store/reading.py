@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,24 @@ class Reading(SqlBase):
         if not rows:
             raise NoSuchJob(job_id)
         parents = tuple(r[0] for r in self._all("parents_of", {"id": job_id}))
-        return job_from_row(rows[0], parents)
+        labels = tuple(r[0] for r in self._all("labels_of", {"id": job_id}))
+        return job_from_row(rows[0], parents, labels)
+
+    def _with_labels(self, jobs: list[Job]) -> list[Job]:
+        """A listing's jobs with their labels: one query for the page."""
+        if not jobs:
+            return jobs
+        found: dict[int, list[str]] = defaultdict(list)
+        ids = json.dumps([job.id for job in jobs])
+        for job_id, label in self._all("labels_of_ids", {"ids": ids}):
+            found[job_id].append(label)
+        return [
+            job._replace(labels=tuple(found[job.id])) if job.id in found else job for job in jobs
+        ]
+
+    def labelled_ids(self, labels: Sequence[str], states: Sequence[str]) -> list[int]:
+        params = {"labels": json.dumps(list(labels)), "states": json.dumps(list(states))}
+        return [row[0] for row in self._all("labelled_ids", params)]
 
     def finished_per_minute(self, since: float) -> list[tuple[int, str, int]]:
         return [tuple(r) for r in self._all("finished_per_minute", {"since": since})]
@@ -57,6 +75,9 @@ class Reading(SqlBase):
 
     def paused_queues(self) -> list[str]:
         return [row[0] for row in self._all("paused_queues")]
+
+    def queue_parallel(self) -> dict[str, int]:
+        return {name: int(limit) for name, limit in self._all("queue_parallel")}
 
     def cancel_requests(self, daemon_id: int) -> list[int]:
         return [r[0] for r in self._all("cancel_requests", {"id": daemon_id})]

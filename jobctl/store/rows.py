@@ -57,11 +57,13 @@ def inserted(job_id: int, job: NewJob, now: float) -> Job:
         job.cwd, None if job.env is None else dict(job.env), json.loads(job.payload),
         job.queue, job.priority, State.QUEUED, float(job.run_at or now), float(now), None,
         None, 0, 0, job.max_attempts, None if timeout is None else float(timeout), None, 0,
-        None, None, None, None, job.schedule,
+        None, None, None, None, job.schedule, labels=tuple(sorted(set(job.labels))),
     )  # fmt: skip
 
 
-def job_from_row(row: tuple[Any, ...], parents: tuple[int, ...] = ()) -> Job:
+def job_from_row(
+    row: tuple[Any, ...], parents: tuple[int, ...] = (), labels: tuple[str, ...] = ()
+) -> Job:
     values = list(row)
     values[2] = loads_json(values[2])  # command
     values[3] = bool(values[3])  # shell
@@ -69,7 +71,7 @@ def job_from_row(row: tuple[Any, ...], parents: tuple[int, ...] = ()) -> Job:
     values[6] = loads_json(values[6])  # payload
     values[9] = State(values[9])
     values[20] = loads_json(values[20])  # result
-    return Job(*values, parents=parents)
+    return Job(*values, parents=parents, labels=labels)
 
 
 def like_pattern(text: str) -> str:

@@ -40,6 +40,8 @@ _MIGRATION_FILES = (
     "008_run_tokens.sql",
     "009_output_pieces.sql",
     "010_log_levels.sql",
+    "011_labels.sql",
+    "012_queue_parallel.sql",
 )
 MIGRATIONS: list[str] = migrations("sqlite", _MIGRATION_FILES)
 SCHEMA_VERSION = len(MIGRATIONS)

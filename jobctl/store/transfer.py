@@ -7,8 +7,8 @@ Memory stays bounded whatever the size of the database: dump reads a page
 of jobs at a time, with their children by id range (output in pieces of
 about OUTPUT_CHUNK_BYTES), and load inserts a page at a time.
 
-What is carried: every column of jobs, attempts, job_deps, events, job_logs
-and attempt_output (the last three without their own row ids, which the
+What is carried: every column of jobs, attempts, job_deps, job_labels, events,
+job_logs and attempt_output (the last three without their own row ids, which the
 target gives anew in the same order); every daemon, with its id, since
 running jobs and open attempts name theirs (recovery joins on it); the
 schedules' last fires, the queues, and whether each worker is held.  Not
@@ -77,6 +77,9 @@ class Transfer(SqlBase):
         parents: dict[int, list[int]] = defaultdict(list)
         for job_id, parent_id in self._all("dump_deps", span):
             parents[job_id].append(parent_id)
+        labels: dict[int, list[str]] = defaultdict(list)
+        for job_id, label in self._all("dump_labels", span):
+            labels[job_id].append(label)
         children = {
             name: _by_job(self._all(statement, span), CHILDREN[name])
             for name, (statement, _) in _CHILD_STATEMENTS.items()
@@ -94,7 +97,8 @@ class Transfer(SqlBase):
                 output = _by_job(self._all("dump_output", {"lo": lo, "hi": hi}), CHILDREN["output"])
             own = {name: found.get(job_id, []) for name, found in children.items()}
             own["output"] = output.get(job_id, [])
-            yield job_line(dict(zip(names, row, strict=True)), parents.get(job_id, []), own)
+            record = dict(zip(names, row, strict=True))
+            yield job_line(record, parents.get(job_id, []), own, labels.get(job_id, []))
 
     def load(self, lines: Iterable[str | bytes]) -> dict[str, int]:
         """Insert a dump's records, keeping their ids, in one transaction.
@@ -171,6 +175,8 @@ class _Page:
         store._exec_many("load_job", [{name: job[name] for name in JOB_FIELDS} for job in jobs])
         deps = [{"job_id": j["id"], "parent_id": p} for j in jobs for p in j["parents"]]
         store._exec_many("load_dep", deps)
+        labels = [{"job_id": j["id"], "label": label} for j in jobs for label in j["labels"]]
+        store._exec_many("load_label", labels)
         for name, (_, statement) in _CHILD_STATEMENTS.items():
             rows = [dict(child, job_id=job["id"]) for job in jobs for child in job[name]]
             store._exec_many(statement, rows)

@@ -176,6 +176,20 @@ SELECT name FROM queues WHERE paused = 1 ORDER BY name;
 INSERT INTO queues (name, paused) VALUES (:name, :paused)
 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused;
 
+-- name: queue_parallel
+-- The limits `jobctl parallel` set; a queue without one is not listed.
+SELECT name, parallel FROM queues WHERE parallel IS NOT NULL ORDER BY name;
+
+-- name: set_parallel
+-- :parallel NULL goes back to jobs.toml's value.
+INSERT INTO queues (name, parallel) VALUES (:name, CAST(:parallel AS bigint))
+ON CONFLICT (name) DO UPDATE SET parallel = excluded.parallel;
+
+-- name: claim_settings
+-- What a claim obeys of the queues table: paused flags and parallel limits,
+-- in one read (the rows of queues that hold neither are left out).
+SELECT name, paused, parallel FROM queues WHERE paused = 1 OR parallel IS NOT NULL;
+
 -- name: purge_prepare
 -- One statement (so that it runs whether or not the store passes parameters,
 -- in either protocol).  The temp table lives as long as the connection and
@@ -209,6 +223,7 @@ WITH ids AS (SELECT id FROM pg_temp.purge_ids),
      gone_output AS (DELETE FROM attempt_output WHERE job_id IN (SELECT id FROM ids)),
      gone_events AS (DELETE FROM events WHERE job_id IN (SELECT id FROM ids)),
      gone_logs AS (DELETE FROM job_logs WHERE job_id IN (SELECT id FROM ids)),
+     gone_labels AS (DELETE FROM job_labels WHERE job_id IN (SELECT id FROM ids)),
      gone_deps AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM ids)
                                            OR parent_id IN (SELECT id FROM ids))
 DELETE FROM pg_temp.purge_ids;

@@ -44,7 +44,7 @@ FROM daemons ORDER BY id;
 SELECT name, last_due, last_job_id, last_fired_at FROM schedules ORDER BY name;
 
 -- name: dump_queues
-SELECT name, paused FROM queues ORDER BY name;
+SELECT name, paused, parallel FROM queues ORDER BY name;
 
 -- name: dump_workers
 SELECT name, held FROM workers ORDER BY name;
@@ -104,9 +104,11 @@ ON CONFLICT (name) DO UPDATE SET last_due = excluded.last_due,
 WHERE schedules.last_due IS NULL OR excluded.last_due > schedules.last_due;
 
 -- name: load_queue
--- A queue paused in either database stays paused.
-INSERT INTO queues (name, paused) VALUES (:name, :paused)
-ON CONFLICT (name) DO UPDATE SET paused = greatest(queues.paused, excluded.paused);
+-- A queue paused in either database stays paused; a parallel limit set in
+-- the dump replaces the target's, and one not set there keeps it.
+INSERT INTO queues (name, paused, parallel) VALUES (:name, :paused, CAST(:parallel AS bigint))
+ON CONFLICT (name) DO UPDATE SET paused = greatest(queues.paused, excluded.paused),
+    parallel = coalesce(excluded.parallel, queues.parallel);
 
 -- name: load_worker
 -- Only whether it is held: the rest (its daemon, process, runs) is the

@@ -157,6 +157,20 @@ SELECT name FROM queues WHERE paused = 1 ORDER BY name;
 INSERT INTO queues (name, paused) VALUES (:name, :paused)
 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused;
 
+-- name: queue_parallel
+-- The limits `jobctl parallel` set; a queue without one is not listed.
+SELECT name, parallel FROM queues WHERE parallel IS NOT NULL ORDER BY name;
+
+-- name: set_parallel
+-- :parallel NULL goes back to jobs.toml's value.
+INSERT INTO queues (name, parallel) VALUES (:name, :parallel)
+ON CONFLICT (name) DO UPDATE SET parallel = excluded.parallel;
+
+-- name: claim_settings
+-- What a claim obeys of the queues table: paused flags and parallel limits,
+-- in one read (the rows of queues that hold neither are left out).
+SELECT name, paused, parallel FROM queues WHERE paused = 1 OR parallel IS NOT NULL;
+
 -- name: purge_prepare
 CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY);
 DELETE FROM temp.purge_ids;
@@ -178,6 +192,7 @@ DELETE FROM attempts WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM attempt_output WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM events WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM job_logs WHERE job_id IN (SELECT id FROM temp.purge_ids);
+DELETE FROM job_labels WHERE job_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM job_deps WHERE job_id IN (SELECT id FROM temp.purge_ids)
                         OR parent_id IN (SELECT id FROM temp.purge_ids);
 DELETE FROM temp.purge_ids;
