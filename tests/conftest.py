@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from jobctl.store import Store, is_postgres_url
+
+# Property tests draw the same examples every run, so the suite is
+# deterministic and a failure repeats; JOBCTL_HYPOTHESIS=explore varies them
+# by hand.  No deadline: a loaded 2-core machine is not a slow function.
+settings.register_profile("deterministic", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("JOBCTL_HYPOTHESIS", "deterministic"))
 
 # The console script pip installed next to this interpreter: the real command.
 _SCRIPT = Path(sys.executable).with_name("jobctl")
