@@ -185,12 +185,13 @@ def test_the_password_is_in_no_log_output_json_or_argv(
         '[jobs.fails]\ncommand = "false"\nmax_attempts = 1\n'
         "on_failure = \"sh -c 'cat /proc/$PPID/cmdline > hook.txt; cat >> hook.txt'\"\n",
     )
-    # Into a file, not the job's output, which the daemon stores now and then.
+    # Into a file, not the job's output, which the daemon stores now and then;
+    # -ww: ps cuts args to $COLUMNS otherwise, and a test runner may set it.
     seen_by_shell = cli.home / "shell.txt"
     shell = cli.ok(
         "add",
         "--shell",
-        "{ cat /proc/$PPID/cmdline; ps -o args= -p $$ -p $PPID; } > shell.txt; sleep 30",
+        "{ cat /proc/$PPID/cmdline; ps -ww -o args= -p $$ -p $PPID; } > shell.txt; sleep 30",
     ).strip()
     spy = cli.ok("add", "spy").strip()
     fails = cli.ok("add", "fails").strip()
