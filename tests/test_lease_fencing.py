@@ -77,9 +77,9 @@ def test_a_daemon_cut_off_stops_its_job_before_the_lease_ends_then_runs_it_again
         pids, worker_pids = tmp_path / "pids", tmp_path / "worker-pids"
         (tmp_path / "jobs.toml").write_text(
             'lease = "3s"\n[workers.w]\n'
-            f"command = \"sh -c 'echo $$ >> {worker_pids}; exec sleep 1616.8'\"\n"
+            f"command = \"sh -c 'echo $$ >> {worker_pids}; exec sleep 1717.8'\"\n"
         )
-        job = cli.ok("add", "--shell", f"echo $$ >> {pids}; exec sleep 1616.7").strip()
+        job = cli.ok("add", "--shell", f"echo $$ >> {pids}; exec sleep 1717.7").strip()
         daemons = Daemons(cli)
         daemon = daemons.start()
         try:

@@ -178,7 +178,7 @@ command = "true"
 every = "1h"
 
 [workers.napper]
-command = "sleep 973.5"
+command = "sleep 2323.5"
 """
 
 
