@@ -853,10 +853,8 @@ class Daemon:
         if not job.labels:
             # Claims and record() read no labels: only jobs that have hooks
             # pay for the look.
-            try:
+            with contextlib.suppress(JobctlError):  # purged meanwhile, or the database busy
                 job = job._replace(labels=self.store.get(job.id).labels)
-            except JobctlError:  # purged meanwhile, or the database busy
-                pass
         job_type = self._job_type(job)
         grace = job_type.kill_grace if job_type is not None else self.config.kill_grace
         data = json.dumps(job.to_json()).encode()
