@@ -1,11 +1,14 @@
 """The TUI on a big database, headless: time to the first screen, and per page step.
 
     python bench/tui.py [--jobs 1000000] [--steps 20]
+    python bench/tui.py --cpu [--rate 20] [--window 20] [--windows 3] [--tui-dir DIR]
 
 Uses the database bench/scale.py uses (built here if missing).  The first
 screen is ready when the jobs table holds its first page; a step is `]`
 (the next, older page) until the table shows that page.  Then the same with
 the failed-jobs filter.
+
+--cpu: what the dashboard costs (see tui_cpu.py).
 """
 
 from __future__ import annotations
@@ -62,7 +65,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--cpu", action="store_true", help="measure CPU use instead")
+    parser.add_argument("--rate", type=float, default=20.0, help="--cpu: jobs added per second")
+    parser.add_argument("--window", type=float, default=20.0, help="--cpu: seconds per window")
+    parser.add_argument("--windows", type=int, default=3, help="--cpu: windows per case")
+    parser.add_argument("--tui-dir", help="--cpu: run this copy of jobctl/tui (e.g. an old one)")
     args = parser.parse_args()
+    if args.cpu:
+        import tui_cpu
+
+        tui_cpu.run(args.rate, args.window, args.windows, args.tui_dir)
+        return
     db = scale_database(args.jobs)  # built, or brought to this schema, outside the timing
     asyncio.run(measure(db, args.steps))
 

@@ -2,7 +2,9 @@
 
 Builds a throwaway database with the example config: the demo's jobs, run by
 a real daemon (which also fires the example's schedules and starts its
-worker), a few failures, then photographs each view headless.
+worker), a few failures, then photographs each view headless: the jobs
+and the overview at 80x24 and at 120x40, a running job's detail at 80x24,
+the other views at 120x40.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def populate(home: Path) -> Path:
     queue.add_id("demo:flaky", {})
     queue.add_id(command=["sh", "-c", "echo starting; ls /nonexistent"], max_attempts=1)
     queue.add_id(command=["sleep", "300"])
+    # Running while photographed: its detail shows the output as it comes.
+    queue.add_id(shell='for i in $(seq 1 400); do echo "copied batch $i of 400"; sleep 0.1; done')
     queue.add_id(shell="pg_dump db | gzip > db.gz", delay="2h")
     daemon = subprocess.Popen(
         [*jobctl_command, "daemon"], env=env, cwd=home, stderr=subprocess.DEVNULL
@@ -48,36 +52,48 @@ def populate(home: Path) -> Path:
     return db, daemon
 
 
-async def photograph(db: Path) -> None:
+async def photograph(db: Path, size: tuple[int, int]) -> None:
     app = JobctlApp(jobctl.connect(db, EXAMPLE))
-    async with app.run_test(size=(132, 40)) as pilot:
+    small = size == (80, 24)
+    suffix = f"-{size[0]}x{size[1]}"
+    async with app.run_test(size=size) as pilot:
         table = app.query_one("#jobs-table")
         while table.row_count == 0:
             await pilot.pause(0.1)
         await pilot.pause(0.5)
-        app.save_screenshot(str(DOCS / "tui-jobs.svg"))
-        for key, name in (("o", "overview"), ("s", "schedules"), ("w", "workers")):
-            await pilot.press(key)
-            await pilot.pause(0.5)
-            app.save_screenshot(str(DOCS / f"tui-{name}.svg"))
+        app.save_screenshot(str(DOCS / f"tui-jobs{suffix}.svg"))
+        await pilot.press("o")
+        await pilot.pause(1.2)  # the overview's parts are read once it shows
+        app.save_screenshot(str(DOCS / f"tui-overview{suffix}.svg"))
+        if not small:
+            for key, name in (("s", "schedules"), ("w", "workers")):
+                await pilot.press(key)
+                await pilot.pause(0.5)
+                app.save_screenshot(str(DOCS / f"tui-{name}.svg"))
         await pilot.press("j")
-        flaky = next(j.id for j in app.queue.list(limit=50) if j.type == "demo:flaky")
-        table.move_cursor(row=table.get_row_index(str(flaky)))
+        jobs = app.queue.list(limit=50)
+        if small:  # the running job that prints: its output at 80x24
+            shown = next(j.id for j in jobs if "copied batch" in j.label)
+        else:
+            shown = next(j.id for j in jobs if j.type == "demo:flaky")
+        table.move_cursor(row=table.get_row_index(str(shown)))
         await pilot.press("enter")
         while not isinstance(app.screen, DetailScreen):
             await pilot.pause(0.1)
-        await pilot.pause(0.8)
-        app.save_screenshot(str(DOCS / "tui-detail.svg"))
-        await pilot.press("escape", "question_mark")
-        await pilot.pause(0.3)
-        app.save_screenshot(str(DOCS / "tui-help.svg"))
+        await pilot.pause(1.5)
+        app.save_screenshot(str(DOCS / ("tui-detail-80x24.svg" if small else "tui-detail.svg")))
+        if not small:
+            await pilot.press("escape", "question_mark")
+            await pilot.pause(0.3)
+            app.save_screenshot(str(DOCS / "tui-help.svg"))
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         db, daemon = populate(Path(folder))
         try:
-            asyncio.run(photograph(db))
+            for size in ((80, 24), (120, 40)):
+                asyncio.run(photograph(db, size))
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.send_signal(signal.SIGINT)

@@ -11,13 +11,13 @@ screen as rich Text, never as markup.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -35,30 +35,29 @@ from jobctl.api import DaemonInfo, Queue, ScheduleInfo, WorkerInfo, unserved_mes
 from jobctl.errors import JobctlError
 from jobctl.models import Job
 from jobctl.render import printable_text
+from jobctl.tui.cells import (
+    FIXED,
+    JOB_COLUMNS,
+    LABELS,
+    cut,
+    first_line,
+    job_cells,
+    job_widths,
+    with_reasons,
+)
 from jobctl.tui.chart import FinishedChart
+from jobctl.tui.feed import Feed
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
+from jobctl.tui.tables import KeptCells, set_rows
 from jobctl.tui.where import where
 
 PAGE = 200  # rows per page of the jobs table
-POLL = 0.25  # seconds between data_version checks
 SERVED_EVERY = 1.0  # seconds between looks at which daemons are live
 # The header's left icon and "jobctl — " before the subtitle.
 HEADER_USED = 8 + len("jobctl — ") + 1
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 STATE_KEYS = {"0": None, "1": "queued", "2": "running", "3": "succeeded", "4": "failed"}
 STATE_KEYS["5"] = "cancelled"
-JOB_COLUMNS = ("id", "job", "queue", "state", "attempt", "age", "took", "error")
-# Fixed widths: DataTable then measures no cell to size its columns.
-JOB_WIDTHS = (9, 40, 16, 10, 7, 7, 7, 48)
-QUEUE_WIDTH = JOB_WIDTHS[JOB_COLUMNS.index("queue")]
-PAUSED = " (paused)"
-STATE_STYLE = {
-    "queued": "cyan",
-    "running": "yellow",
-    "succeeded": "green",
-    "failed": "red",
-    "cancelled": "dim",
-}
 
 
 class Snapshot(Message):
@@ -91,45 +90,32 @@ def _ago(seconds: float) -> str:
     return format_duration(max(0.0, seconds))
 
 
-def queue_cell(name: str, paused: bool) -> Text:
-    """The queue's name, and "(paused)" after it while the queue is paused:
-    the marker is cut last, so a long name cannot hide it."""
-    if not paused:
-        return literal(name)
-    room = QUEUE_WIDTH - len(PAUSED)
-    cell = literal(name if len(name) <= room else name[: room - 1] + "…")
-    cell.append(PAUSED, style="bold yellow")
-    return cell
-
-
-def job_cells(job: Job, now: float, paused: bool = False) -> tuple[Text, ...]:
-    took = ""
-    if job.started_at:
-        took = _ago((job.finished_at or now) - job.started_at)
-    error = (job.error or "").strip().splitlines()[0] if job.error and job.error.strip() else ""
-    return (
-        Text(str(job.id)),
-        literal(job.label[:60]),
-        queue_cell(job.queue, paused),
-        Text(job.state.value, style=STATE_STYLE.get(job.state.value, "")),
-        Text(f"{job.attempt}/{job.max_attempts}"),
-        Text(_ago(now - job.created_at)),
-        Text(took),
-        literal(error[:80]),
-    )
-
-
-class JobsTable(DataTable):
+class JobsTable(KeptCells):
+    # The footer shows what fits in 80 columns; ? lists every key.
     BINDINGS = [
         Binding("enter", "app.detail", "Detail"),
         Binding("r", "app.retry", "Retry"),
         Binding("c", "app.cancel", "Cancel"),
-        Binding("p", "app.pause", "Pause/resume queue"),
+        Binding("p", "app.pause", "Pause"),
         Binding("slash", "app.filter", "Filter"),
-        Binding("right_square_bracket", "app.page(1)", "Older"),
-        Binding("left_square_bracket", "app.page(-1)", "Newer"),
+        Binding("right_square_bracket", "app.page(1)", "Older", show=False),
+        Binding("left_square_bracket", "app.page(-1)", "Newer", show=False),
         *[Binding(key, f"app.state({key})", show=False) for key in STATE_KEYS],
     ]
+
+    def on_mount(self) -> None:
+        self.fixed_columns = 1  # the id stays when the table scrolls sideways
+        for column in JOB_COLUMNS:
+            self.add_column(LABELS.get(column, column), key=column, width=FIXED.get(column, 1))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Job and error share the width the fixed columns leave.  The cells
+        cut themselves with "…" when drawn, so only the widths change."""
+        for column, width in job_widths(event.size.width).items():
+            if column in self.columns:  # type: ignore[comparison-overlap]
+                self.columns[column].width = width  # type: ignore[index]
+        self._require_update_dimensions = True  # the scrollable width
+        self._clear_caches()
 
 
 class WorkersTable(DataTable):
@@ -146,10 +132,11 @@ class JobctlApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
-        Binding("o", "view('overview')", "Overview"),
-        Binding("j", "view('jobs')", "Jobs"),
-        Binding("s", "view('schedules')", "Schedules"),
-        Binding("w", "view('workers')", "Workers"),
+        # Not in the footer: the tabs name these keys.
+        Binding("o", "view('overview')", "Overview", show=False),
+        Binding("j", "view('jobs')", "Jobs", show=False),
+        Binding("s", "view('schedules')", "Schedules", show=False),
+        Binding("w", "view('workers')", "Workers", show=False),
     ]
 
     def __init__(self, queue: Queue, clock: Any = time.time) -> None:
@@ -165,6 +152,11 @@ class JobctlApp(App):
         self.job_queues: dict[int, str] = {}  # the shown page's job -> queue
         self.to_top = False  # a text filter was applied: go to its newest job
         self.stopping = threading.Event()
+        self.tab = "jobs"  # the view on screen: the poller reads only what it shows
+        self.feed = Feed(queue, clock, self._read_jobs)
+        self.stats: dict[str, dict[str, int]] = {}  # the last counts read
+        self._shown_text: dict[str, str] = {}  # Static -> the text it shows
+        self._job_rows: dict[int, tuple[Any, list[Any]]] = {}  # id -> (made of, cells)
 
     # -- layout -----------------------------------------------------------------
 
@@ -172,29 +164,31 @@ class JobctlApp(App):
         yield Header()
         yield Static(id="notice")
         yield Static(id="unserved")
+        # Each tab names its key: the footer leaves them out to fit 80 columns.
         with TabbedContent(initial="jobs", id="views"):
-            with TabPane("Overview", id="overview"):
+            with TabPane("o Overview", id="overview"):
                 yield Static("Jobs per state", classes="section-title")
                 yield DataTable(id="counts", cursor_type="none")
+                # Second, so that at 80x24 they are on screen without scrolling.
+                yield Static("Daemons and workers (w: details)", classes="section-title")
+                yield DataTable(id="daemons-overview", cursor_type="none")
                 yield Static("Queues", classes="section-title")
                 yield DataTable(id="queues", cursor_type="none")
                 yield Static(id="chart-title", classes="section-title")
                 yield FinishedChart(id="chart")
                 yield Static("Failures in the last hour", classes="section-title")
                 yield DataTable(id="failures", cursor_type="none")
-                yield Static("Daemons and workers", classes="section-title")
-                yield DataTable(id="daemons-overview", cursor_type="none")
-            with TabPane("Jobs", id="jobs"):
+            with TabPane("j Jobs", id="jobs"):
                 yield Static(id="filter-bar")
                 yield JobsTable(id="jobs-table", cursor_type="row")
                 yield Input(placeholder="text in the type, command or error", id="filter-input")
-            with TabPane("Schedules", id="schedules"):
+            with TabPane("s Schedules", id="schedules"):
                 yield DataTable(id="schedules-table", cursor_type="row")
-            with TabPane("Workers", id="workers"):
+            with TabPane("w Workers", id="workers"):
                 yield WorkersTable(id="workers-table", cursor_type="row")
                 yield Static("Live daemons", classes="section-title")
                 yield DataTable(id="daemons-table", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; ? says so
 
     def on_mount(self) -> None:
         # The main screen's widgets, found from there: while a detail or a
@@ -205,8 +199,6 @@ class JobctlApp(App):
         self.main.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
         self.main.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
         jobs = self.main.query_one("#jobs-table", DataTable)
-        for column, width in zip(JOB_COLUMNS, JOB_WIDTHS, strict=True):
-            jobs.add_column(column, key=column, width=width)
         self.main.query_one("#schedules-table", DataTable).add_columns(
             "schedule", "expression", "zone", "next", "last due", "last run"
         )
@@ -236,44 +228,35 @@ class JobctlApp(App):
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:
-        last = None
+        """What to read and when: see feed.py."""
+        feed = self.feed
         trouble = False
-        queued: list[str] = []  # queues with queued jobs, from the last full read
         served_at = float("-inf")
         unserved: list[str] | None = None
         while not self.stopping.is_set():
             try:
-                version = self.queue.store.data_version()
-                if version != last:
-                    self.poke.clear()
-                    snapshot = self._read()
-                    self.post_message(snapshot)
-                    last = version
-                    stats = snapshot.parts["stats"]
-                    queued = sorted(q for q, per in stats.items() if per.get("queued"))
-                    served_at = float("-inf")
-                elif self.poke.is_set():
-                    # Only a filter or the page changed: the jobs page is all
-                    # that needs reading (stats alone take 130 ms at 1M jobs).
-                    self.poke.clear()
-                    view = self._view()
-                    jobs = self._read_jobs(view)
-                    self.post_message(Snapshot(now=self.clock(), jobs=jobs, view=view))
-                    if trouble:
-                        self.post_message(Notice(None))
-                        trouble = False
+                self.poke.clear()
+                queued = feed.queued
+                parts = feed.next(self.tab, self._view())
+                if parts is not None:
+                    self.post_message(Snapshot(**parts))
+                    if feed.queued != queued:
+                        served_at = float("-inf")
+                if trouble:
+                    self.post_message(Notice(None))
+                    trouble = False
                 if time.monotonic() - served_at >= SERVED_EVERY:
                     # The daemons' rows only, not the jobs: a daemon's lease
                     # runs out with no write, so this is timed, not woken.
                     served_at = time.monotonic()
-                    now_unserved = self.queue.unserved(queued) if queued else []
+                    now_unserved = self.queue.unserved(feed.queued) if feed.queued else []
                     if now_unserved != unserved:
                         unserved = now_unserved
                         self.post_message(Unserved(unserved))
             except JobctlError as exc:  # locked or busy: say so, try again
                 trouble = True
                 self.post_message(Notice(f"database: {exc} (retrying)"))
-            self.poke.wait(POLL)
+            self.poke.wait(feed.wait())
 
     def _view(self) -> tuple[str | None, str, int | None]:
         """Which jobs the table shows: state filter, text filter, page."""
@@ -281,31 +264,8 @@ class JobctlApp(App):
 
     def _read_jobs(self, view: tuple[str | None, str, int | None]) -> list[Job]:
         state, text, before_id = view
-        return self.queue.list(state=state, text=text or None, limit=PAGE, before_id=before_id)
-
-    def _read(self) -> Snapshot:
-        queue = self.queue
-        view = self._view()
-        jobs = self._read_jobs(view)
-        now = self.clock()
-        recent_failures = [
-            job
-            for job in queue.list(state="failed", limit=50)
-            if job.finished_at and job.finished_at >= now - 3600
-        ]
-        workers, daemons = queue.workers()
-        return Snapshot(
-            now=now,
-            stats=queue.stats(),
-            paused=set(queue.paused_queues()),
-            jobs=jobs,
-            view=view,
-            chart=queue.finished_per_minute(60),
-            failures=recent_failures[:20],
-            workers=workers,
-            daemons=daemons,
-            schedules=queue.schedules(),
-        )
+        jobs = self.queue.list(state=state, text=text or None, limit=PAGE, before_id=before_id)
+        return with_reasons(self.queue, jobs)  # and why each queued one waits
 
     # -- showing ----------------------------------------------------------------
 
@@ -327,53 +287,68 @@ class JobctlApp(App):
         banner.set_class(bool(message.queues), "shown")
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Show the parts the poller read (only those that changed: see feed.py)."""
         if self._widgets_gone():
             return
         parts = snapshot.parts
         now = parts["now"]
         if "paused" in parts:
             self.paused = parts["paused"]
-        self._fill_jobs(parts["jobs"], now, parts["view"])
-        if "stats" in parts:  # a full snapshot, not only a page of jobs
-            self._fill_overview(parts, now)
+        if "jobs" in parts:
+            view, jobs, _ = parts["jobs"]
+            self._fill_jobs(jobs, now, view)
+        if "stats" in parts:
+            self.stats = parts["stats"]
+        if "stats" in parts or "paused" in parts:
+            self._fill_counts(self.stats)
+        if "chart" in parts:
+            self._fill_chart(*parts["chart"])
+        if "failures" in parts:
+            self._fill_failures(parts["failures"], now)
+        if "workers" in parts:
+            self._fill_workers(*parts["workers"], now)
+        if "schedules" in parts:
             self._fill_schedules(parts["schedules"], now)
-            self._fill_workers(parts["workers"], parts["daemons"], now)
 
-    def _fill_overview(self, parts: dict[str, Any], now: float) -> None:
-        stats: dict[str, dict[str, int]] = parts["stats"]
+    def _fill_counts(self, stats: dict[str, dict[str, int]]) -> None:
         totals = {s: sum(q.get(s, 0) for q in stats.values()) for s in STATES}
         counts = self.main.query_one("#counts", DataTable)
-        counts.clear()
-        counts.add_row(*(totals[s] for s in STATES), sum(totals.values()))
-        queues = self.main.query_one("#queues", DataTable)
-        queues.clear()
-        for name in sorted(set(stats) | parts["paused"]):
+        set_rows(counts, [("all", (*(totals[s] for s in STATES), sum(totals.values())))])
+        queues = []
+        for name in sorted(set(stats) | self.paused):
             per = stats.get(name, {})
-            paused = "paused" if name in parts["paused"] else ""
-            queues.add_row(literal(name), *(per.get(s, 0) for s in STATES), paused)
-        succeeded, failed = parts["chart"]
-        self.main.query_one("#chart-title", Static).update(
+            paused = "paused" if name in self.paused else ""
+            queues.append((name, (literal(name), *(per.get(s, 0) for s in STATES), paused)))
+        set_rows(self.main.query_one("#queues", DataTable), queues)
+
+    def _fill_chart(self, succeeded: list[int], failed: list[int]) -> None:
+        self._update(
+            "#chart-title",
             f"Finished per minute, last hour: {sum(succeeded)} succeeded (ok),"
-            f" {sum(failed)} failed (fail), on one scale"
+            f" {sum(failed)} failed (fail)",
         )
         self.main.query_one("#chart", FinishedChart).show(succeeded, failed)
-        failures = self.main.query_one("#failures", DataTable)
-        failures.clear()
-        for job in parts["failures"]:
-            failures.add_row(
-                job.id,
-                literal(job.label[:40]),
-                _ago(now - (job.finished_at or now)) + " ago",
-                literal((job.error or "")[:60]),
+
+    def _fill_failures(self, failures: list[Job], now: float) -> None:
+        rows = [
+            (
+                str(job.id),
+                (
+                    job.id,
+                    cut(literal(job.label), 40),
+                    _ago(now - (job.finished_at or now)) + " ago",
+                    cut(literal(first_line(job.error)), 60),
+                ),
             )
-        overview = self.main.query_one("#daemons-overview", DataTable)
-        overview.clear()
-        for daemon in parts["daemons"]:
-            overview.add_row(
-                "daemon", f"{daemon.id} (pid {daemon.pid})", f"{daemon.running_jobs} running"
-            )
-        for worker in parts["workers"]:
-            overview.add_row("worker", literal(worker.name), worker.state)
+            for job in failures
+        ]
+        set_rows(self.main.query_one("#failures", DataTable), rows)
+
+    def _update(self, selector: str, text: str) -> None:
+        """Update a Static only when its text changes: an update lays the screen out again."""
+        if self._shown_text.get(selector) != text:
+            self._shown_text[selector] = text
+            self.main.query_one(selector, Static).update(literal(text))
 
     def _fill_jobs(
         self, jobs: list[Job], now: float, view: tuple[str | None, str, int | None]
@@ -382,7 +357,22 @@ class JobctlApp(App):
         cursor, or after a text filter put it on the newest match."""
         table = self.main.query_one("#jobs-table", DataTable)
         selected = self.selected_job_id()
-        wanted = {str(job.id): job_cells(job, now, job.queue in self.paused) for job in jobs}
+        why = getattr(jobs, "why", {})  # cells.with_reasons
+        # Ages and running times move on in whole seconds: between two ticks
+        # a job that did not change keeps its cells, which are then neither
+        # made nor compared again (200 rows, three times a second).
+        tick = float(math.ceil(now))
+        made, kept = {}, set()
+        for job in jobs:
+            source = (job, job.queue in self.paused, why.get(job.id), tick)
+            old = self._job_rows.get(job.id)
+            if old is not None and old[0] == source:
+                made[job.id] = old
+                kept.add(str(job.id))
+            else:
+                made[job.id] = (source, job_cells(job, tick, source[1], source[2]))
+        self._job_rows = made
+        wanted = {str(job_id): cells for job_id, (_, cells) in made.items()}
         self.job_queues = {job.id: job.queue for job in jobs}
         present = {key.value for key in table.rows}
         if present and not present & wanted.keys():
@@ -392,6 +382,8 @@ class JobctlApp(App):
             table.remove_row(key)
         added = False
         for key, cells in wanted.items():
+            if key in kept and key in present:
+                continue  # these very cells are in the table
             if key in present:
                 for column, value in zip(JOB_COLUMNS, cells, strict=True):
                     if table.get_cell(key, column) != value:
@@ -411,11 +403,10 @@ class JobctlApp(App):
         self._show_filter(len(jobs))
 
     def _fill_schedules(self, schedules: list[ScheduleInfo], now: float) -> None:
-        table = self.main.query_one("#schedules-table", DataTable)
-        table.clear()
+        rows = []
         for info in schedules:
             job = info.last_job
-            table.add_row(
+            cells = (
                 literal(info.name),
                 literal(info.expression),
                 literal(info.timezone),
@@ -423,17 +414,18 @@ class JobctlApp(App):
                 f"{_ago(now - info.last_due)} ago" if info.last_due is not None else "never",
                 f"job {job.id} {job.state.value}" if job else "-",
             )
+            rows.append((info.name, cells))
+        set_rows(self.main.query_one("#schedules-table", DataTable), rows)
 
     def _fill_workers(
         self, workers: list[WorkerInfo], daemons: list[DaemonInfo], now: float
     ) -> None:
-        table = self.main.query_one("#workers-table", DataTable)
-        selected = self._cursor_key(table)
-        table.clear()
+        """The workers view's two tables, and the overview's daemons and workers."""
+        rows = []
         for worker in workers:
             shown = worker.to_json()
             uptime = shown["uptime_seconds"]
-            table.add_row(
+            cells = (
                 literal(worker.name),
                 worker.state,
                 shown["pid"] or "",
@@ -441,21 +433,33 @@ class JobctlApp(App):
                 worker.restarts,
                 worker.last_exit_text(),
                 worker.daemon_id or "",
-                key=worker.name,
             )
-        if selected in {w.name for w in workers}:
+            rows.append((worker.name, cells))
+        table = self.main.query_one("#workers-table", DataTable)
+        selected = self._cursor_key(table)
+        if set_rows(table, rows) and selected in {w.name for w in workers}:
             table.move_cursor(row=table.get_row_index(selected), scroll=False)
-        daemon_table = self.main.query_one("#daemons-table", DataTable)
-        daemon_table.clear()
-        for daemon in daemons:
-            daemon_table.add_row(
-                daemon.id,
-                daemon.pid,
-                literal(daemon.host),
-                f"{_ago(now - daemon.started_at)} ago",
-                f"{_ago(now - daemon.heartbeat_at)} ago",
-                daemon.running_jobs,
+        rows = [
+            (
+                str(daemon.id),
+                (
+                    daemon.id,
+                    daemon.pid,
+                    literal(daemon.host),
+                    f"{_ago(now - daemon.started_at)} ago",
+                    f"{_ago(now - daemon.heartbeat_at)} ago",
+                    daemon.running_jobs,
+                ),
             )
+            for daemon in daemons
+        ]
+        set_rows(self.main.query_one("#daemons-table", DataTable), rows)
+        both = [
+            (f"daemon {d.id}", ("daemon", f"{d.id} (pid {d.pid})", f"{d.running_jobs} running"))
+            for d in daemons
+        ]
+        both += [(f"worker {w.name}", ("worker", literal(w.name), w.state)) for w in workers]
+        set_rows(self.main.query_one("#daemons-overview", DataTable), both)
 
     def _show_filter(self, shown: int | None = None) -> None:
         parts = [f"state: {self.state_filter or 'all'}"]
@@ -464,7 +468,7 @@ class JobctlApp(App):
         page = len(self.newer_than) + 1
         parts.append(f"page {page}" + (f" ({shown} jobs)" if shown is not None else ""))
         parts.append("keys: 0-5 state, / text, [ ] pages, ? help")
-        self.main.query_one("#filter-bar", Static).update(literal("   ".join(parts)))
+        self._update("#filter-bar", "   ".join(parts))
 
     # -- selection ----------------------------------------------------------------
 
@@ -499,6 +503,13 @@ class JobctlApp(App):
         }.get(name)
         if target:
             self.main.query_one(target).focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # By key or by mouse: the poller reads only the view on screen, so
+        # the one now shown is read at once.
+        if event.tabbed_content.id == "views":
+            self.tab = event.tabbed_content.active
+            self.poke.set()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

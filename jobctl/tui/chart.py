@@ -58,6 +58,8 @@ class FinishedChart(Widget):
         self.hovered: int | None = None  # index into the series, under the mouse
 
     def show(self, succeeded: list[int], failed: list[int]) -> None:
+        if (succeeded, failed) == (self.succeeded, self.failed):
+            return  # a redraw costs more than this look
         self.succeeded, self.failed = list(succeeded), list(failed)
         self.refresh()
 

@@ -19,14 +19,10 @@ from textual.widgets import DataTable, Footer, Header, Log, Static
 from jobctl.errors import JobctlError
 from jobctl.models import FINISHED, Attempt, Event, Job, LogLine, State
 from jobctl.render import json_text, printable_text
+from jobctl.tui.cells import cut, first_line, literal
 
 POLL = 0.25
-
-
-def literal(value: Any) -> Text:
-    """User data as a Text: never parsed as markup, its control characters
-    (a job's escape sequences) shown escaped rather than sent to the terminal."""
-    return Text("" if value is None else printable_text(str(value)))
+__all__ = ["ConfirmScreen", "DetailScreen", "HelpScreen", "literal"]
 
 
 def when(ts: float | None) -> str:
@@ -43,6 +39,7 @@ class DetailData(Message):
         events: list[Event],
         log: list[LogLine],
         output: list[tuple[int, int, bytes]],
+        why: str | None = None,
     ) -> None:
         super().__init__()
         self.job, self.attempts, self.events, self.log, self.output = (
@@ -52,6 +49,16 @@ class DetailData(Message):
             log,
             output,
         )
+        self.why = why  # what a queued job waits for
+
+
+class Tail(Log):
+    """The output, its latest line kept on screen when the box shrinks (the
+    sections above it filling in after it was written)."""
+
+    def on_resize(self) -> None:
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
 
 class DetailScreen(Screen):
@@ -75,8 +82,8 @@ class DetailScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll():
-            yield Static(id="summary", classes="field")
+        yield Static(id="summary")
+        with VerticalScroll(id="details"):
             yield Static("Payload", classes="section-title")
             yield Static(id="payload", classes="field")
             yield Static("Result / error", classes="section-title")
@@ -87,15 +94,15 @@ class DetailScreen(Screen):
             yield DataTable(id="events", cursor_type="row")
             yield Static("Log (ctx.log)", classes="section-title")
             yield Static(id="log", classes="field")
-            yield Static("Output", classes="section-title")
-            yield Log(id="output", max_lines=5000)
-        yield Footer()
+        yield Tail(id="output", max_lines=5000)
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#attempts", DataTable).add_columns(
-            "#", "started", "finished", "outcome", "exit", "output", "error"
+            "#", "started", "took", "outcome", "exit", "output", "error"
         )
         self.query_one("#events", DataTable).add_columns("at", "event", "attempt", "detail")
+        self.query_one("#output", Log).border_title = "Output"
         self.title = f"job {self.job_id}"
         self.poll()
 
@@ -120,7 +127,9 @@ class DetailScreen(Screen):
                     attempts = queue.attempts(self.job_id)
                     events = queue.events(self.job_id)
                     log = [line for a in attempts for line in queue.log_lines(job.id, a.number)]
-                    self.post_message(DetailData(job, attempts, events, log, follower.read()))
+                    why = queue.why_queued([job]).get(job.id)
+                    output = follower.read()
+                    self.post_message(DetailData(job, attempts, events, log, output, why))
             except JobctlError as exc:
                 self.app.call_from_thread(
                     self.notify,
@@ -138,10 +147,13 @@ class DetailScreen(Screen):
         summary.append(job.state.value, style=_STATE_STYLE.get(job.state.value, ""))
         summary.append(f"  {label}: ")
         summary.append(printable_text(job.label))  # user text: plain, never as markup
-        summary.append(
-            f"\nqueue {job.queue}  priority {job.priority}  attempt {job.attempt}/"
-            f"{job.max_attempts}  created {when(job.created_at)}  finished {when(job.finished_at)}"
-        )
+        # One fact per line rather than a long line wrapped in the middle of one.
+        summary.append(f"\nqueue {printable_text(job.queue)}  priority {job.priority}")
+        summary.append(f"  attempt {job.attempt}/{job.max_attempts}")
+        summary.append(f"\ncreated {when(job.created_at)}  finished {when(job.finished_at)}")
+        if data.why:
+            summary.append("\nwhy queued: ")
+            summary.append(printable_text(data.why), style="cyan")
         self.query_one("#summary", Static).update(summary)
         payload = json_text(job.payload, indent=2) if job.type else "-"
         self.query_one("#payload", Static).update(literal(payload))
@@ -153,11 +165,11 @@ class DetailScreen(Screen):
             attempts.add_row(
                 a.number,
                 when(a.started_at),
-                when(a.finished_at),
+                _took(a.started_at, a.finished_at),
                 literal(a.outcome or "running"),
                 literal(a.exit_status if a.signal is None else f"signal {a.signal}"),
                 f"{a.output_size} B",
-                literal(a.error),
+                cut(literal(first_line(a.error)), 30),
             )
         events = self.query_one("#events", DataTable)
         events.clear()
@@ -229,6 +241,15 @@ class DetailScreen(Screen):
         app.push_screen(ConfirmScreen(f"{verb} job {job.id} ({label})?"), answered)
 
 
+def _took(started: float | None, finished: float | None) -> str:
+    """How long an attempt ran (a short column: at 80 columns the error fits)."""
+    from jobctl.durations import format_duration
+
+    if not started:
+        return "-"
+    return format_duration(max(0.0, (finished or time.time()) - started))
+
+
 _STATE_STYLE = {
     "queued": "cyan",
     "running": "yellow",
@@ -268,7 +289,7 @@ Jobs:     0 all  1 queued  2 running  3 succeeded  4 failed  5 cancelled
           p pause/resume its queue (asks first)
 Workers:  t start   x stop   e restart
 Detail:   Escape back   r retry   c cancel (each asks first)
-Anywhere: ? this help   q quit
+Anywhere: ? this help   q quit   ctrl+p commands
 """
 
 
@@ -276,5 +297,4 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
-            yield Static(Text(HELP))
+        yield Static(Text(HELP.rstrip("\n"), no_wrap=True), id="help-box")

@@ -1,0 +1,146 @@
+"""What the dashboard reads, and when: the reading side of app.py, run in
+its poll thread.
+
+Redrawing is what the dashboard's CPU goes on (a DataTable redraws every
+row on screen after any change), so a read happens only when what it shows
+may have changed, and only for the view on screen:
+
+- SQLite's data_version (PostgreSQL: the notifications heard) is looked at
+  every POLL seconds; nothing moved, nothing is read.
+- A part is read again when the database moved since its last read, or at
+  once when the user changed what it shows (page, filter, view).
+- While the database keeps moving, reads are MIN_GAP apart: at 20 jobs a
+  second the page is redrawn about three times a second, not at every
+  commit, and a change still shows within half a second.
+- The counts per queue and state (a scan of the whole table: 130 ms at 1M
+  jobs) and the overview's chart and failures are read at most once every
+  SLOW_EVERY seconds, and less often when a read takes longer than a
+  twentieth of that.  The counts are read in every view: the banner about
+  queues no daemon serves needs the queues with queued jobs.
+- The jobs page is posted only when it differs from the last one posted,
+  or AGES_EVERY seconds later (its ages move on with the clock); a daemon's
+  heartbeat moves data_version every second, and changes nothing on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from jobctl.api import Queue
+
+POLL = 0.1  # seconds between data_version checks
+MIN_GAP = 0.35  # seconds between reads prompted by a moving database
+SLOW_EVERY = 1.0  # seconds between reads of counts, chart and failures
+AGES_EVERY = 10.0  # seconds between redraws of an unchanged jobs page
+FAILURES_WINDOW = 3600  # the overview lists failures of the last hour
+
+# The parts each view shows, beyond the counts and the paused queues.
+VIEW_PARTS = {
+    "overview": ("chart", "failures", "workers"),
+    "jobs": ("jobs",),
+    "schedules": ("schedules",),
+    "workers": ("workers",),
+}
+SLOW = {"stats", "chart", "failures"}
+
+View = tuple[str | None, str, int | None]  # state filter, text filter, page
+
+
+class Feed:
+    """Reads what the view on screen needs, when it may have changed."""
+
+    def __init__(
+        self, queue: Queue, clock: Callable[[], float], read_jobs: Callable[[View], list[Any]]
+    ) -> None:
+        self.queue = queue
+        self.clock = clock
+        self.read_jobs = read_jobs  # one page of jobs, as the app reads it
+        self.seen: dict[str, tuple[Any, ...]] = {}  # part -> (version, view) of its last read
+        self.read_at: dict[str, float] = {}  # part -> monotonic time of its last read
+        self.every: dict[str, float] = {}  # slow part -> seconds between its reads
+        self.last_read = float("-inf")
+        self.posted: dict[str, Any] = {}  # part -> what was last posted
+        self.jobs_at = float("-inf")  # when the jobs page was last posted
+        self.queued: list[str] = []  # queues with queued jobs, from the last counts
+        self.reads: Counter[str] = Counter()  # reads of each part, for tests
+        self.wake = float("inf")  # when a part held back may be read
+
+    def wait(self) -> float:
+        """Seconds until the next look: POLL, or sooner when a part held back
+        by MIN_GAP or SLOW_EVERY is ready before then."""
+        return max(0.0, min(POLL, self.wake - time.monotonic()))
+
+    def next(self, tab: str, view: View) -> dict[str, Any] | None:
+        """The parts to show now, read; None when nothing needs showing."""
+        version = self.queue.store.data_version()
+        at = time.monotonic()
+        self.wake = float("inf")
+        wanted = ("stats", "paused", *VIEW_PARTS.get(tab, ()))
+        for part in list(self.seen):
+            if part not in wanted:
+                # Read at once when its view comes back, not MIN_GAP later.
+                del self.seen[part]
+                self.posted.pop(part, None)
+        due = []
+        for part in wanted:
+            key = (version, view if part == "jobs" else None)
+            last = self.seen.get(part)
+            if last == key:
+                continue
+            if last is not None and last[1] == key[1]:  # only the database moved
+                ready = max(self.last_read + MIN_GAP, self.read_at[part] + self.every.get(part, 0))
+                if at < ready:
+                    self.wake = min(self.wake, ready)
+                    continue
+            due.append(part)
+        if not due:
+            return None
+        parts = {"now": self.clock()}
+        for part in due:
+            started = time.monotonic()
+            value = self._read(part, view, parts["now"])
+            self.reads[part] += 1
+            self.seen[part] = (version, view if part == "jobs" else None)
+            self.read_at[part] = started
+            if part in SLOW:
+                # A slow read (the counts at a million jobs) comes less often:
+                # it takes at most a twentieth of the time.
+                self.every[part] = max(SLOW_EVERY, 20 * (time.monotonic() - started))
+            ages_due = part == "jobs" and at - self.jobs_at >= AGES_EVERY
+            if value != self.posted.get(part) or ages_due:
+                self.posted[part] = parts[part] = value
+                if part == "jobs":
+                    self.jobs_at = at
+        if len(parts) == 1:
+            return None
+        # The gap follows a read that changed the screen: one that found
+        # nothing new (a heartbeat's) does not hold back the next.
+        self.last_read = at
+        return parts
+
+    def _read(self, part: str, view: View, now: float) -> Any:
+        queue = self.queue
+        if part == "jobs":
+            jobs = self.read_jobs(view)
+            # What a queued job waits for may change while the job does not.
+            return view, jobs, getattr(jobs, "why", None)
+        if part == "stats":
+            stats = queue.stats()
+            self.queued = sorted(q for q, per in stats.items() if per.get("queued"))
+            return stats
+        if part == "paused":
+            return set(queue.paused_queues())
+        if part == "chart":
+            return queue.finished_per_minute(60)
+        if part == "failures":
+            since = now - FAILURES_WINDOW
+            failed = queue.list(state="failed", limit=50)
+            return [job for job in failed if job.finished_at and job.finished_at >= since][:20]
+        if part == "workers":
+            return queue.workers()
+        if part == "schedules":
+            return queue.schedules()
+        raise ValueError(part)
