@@ -170,3 +170,32 @@ def test_the_text_filter_goes_to_the_newest_match(tmp_path: Path) -> None:
         await until(pilot, lambda: table.scroll_y == 0)
 
     run(db, (80, 24), steps)
+
+
+def test_labels_in_the_jobs_view_and_detail_and_parallel_limits_in_the_overview(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "jobs.db"
+    queue = jobctl.connect(db, None)
+    job_id = queue.add_id(command=["true"], queue="email", labels=["nightly", "db"])
+    queue.set_parallel("email", 3)
+
+    def job_cell(app: JobctlApp) -> str:
+        return str(app.query_one("#jobs-table").get_cell(str(job_id), "job"))
+
+    def limit(app: JobctlApp) -> str:
+        return str(app.query_one("#queues").get_row("email")[-1])
+
+    async def steps(app: JobctlApp, pilot: Any) -> None:
+        await until(pilot, lambda: rows(app) == [str(job_id)])
+        assert job_cell(app) == "true #db #nightly"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await until(pilot, lambda: "labels db nightly" in summary(app))
+        await pilot.press("escape")
+        await pilot.press("o")
+        await until(pilot, lambda: limit(app) == "3")
+        queue.set_parallel("email", 5)  # from elsewhere, as `jobctl parallel` would
+        await until(pilot, lambda: limit(app) == "5")
+
+    run(db, (120, 40), steps)

@@ -149,6 +149,7 @@ class JobctlApp(App):
         self.before_id: int | None = None  # None: the newest page
         self.poke = threading.Event()  # a filter changed: read again now
         self.paused: set[str] = set()  # paused queues, from the last full snapshot
+        self.limits: dict[str, tuple[int, str]] = {}  # their parallel limits (see stats)
         self.job_queues: dict[int, str] = {}  # the shown page's job -> queue
         self.to_top = False  # a text filter was applied: go to its newest job
         self.stopping = threading.Event()
@@ -195,7 +196,8 @@ class JobctlApp(App):
         # dialog is on top, self.query_one() would search that screen.
         self.main = self.screen
         self.main.query_one("#counts", DataTable).add_columns(*STATES, "total")
-        self.main.query_one("#queues", DataTable).add_columns("queue", *STATES, "paused")
+        queues = self.main.query_one("#queues", DataTable)
+        queues.add_columns("queue", *STATES, "paused", "parallel")
         self.main.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
         self.main.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
         jobs = self.main.query_one("#jobs-table", DataTable)
@@ -293,7 +295,7 @@ class JobctlApp(App):
         parts = snapshot.parts
         now = parts["now"]
         if "paused" in parts:
-            self.paused = parts["paused"]
+            self.paused, self.limits = parts["paused"]
         if "jobs" in parts:
             view, jobs, _ = parts["jobs"]
             self._fill_jobs(jobs, now, view)
@@ -315,10 +317,12 @@ class JobctlApp(App):
         counts = self.main.query_one("#counts", DataTable)
         set_rows(counts, [("all", (*(totals[s] for s in STATES), sum(totals.values())))])
         queues = []
-        for name in sorted(set(stats) | self.paused):
+        for name in sorted(set(stats) | self.paused | set(self.limits)):
             per = stats.get(name, {})
             paused = "paused" if name in self.paused else ""
-            queues.append((name, (literal(name), *(per.get(s, 0) for s in STATES), paused)))
+            limit = str(self.limits[name][0]) if name in self.limits else ""
+            row = (literal(name), *(per.get(s, 0) for s in STATES), paused, limit)
+            queues.append((name, row))
         set_rows(self.main.query_one("#queues", DataTable), queues)
 
     def _fill_chart(self, succeeded: list[int], failed: list[int]) -> None:

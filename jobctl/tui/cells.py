@@ -105,6 +105,14 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
+def job_text(job: Job) -> Text:
+    """What the job runs, then its labels as `#nightly`: cut with "…" like the rest."""
+    cell = fit(job.label)
+    for label in job.labels:
+        cell.append(f" #{printable_text(label)}", style="magenta")
+    return cell
+
+
 def job_cells(job: Job, now: float, paused: bool = False, why: str | None = None) -> list[Text]:
     """The row of `job`, in JOB_COLUMNS' order; `why`: what a queued job waits for."""
     from jobctl.durations import format_duration
@@ -117,7 +125,7 @@ def job_cells(job: Job, now: float, paused: bool = False, why: str | None = None
     cells = {
         "id": Text(str(job.id)),
         "state": fit(job.state.value, STATE_STYLE.get(job.state.value, "")),
-        "job": fit(job.label),
+        "job": job_text(job),
         "error": note,
         "queue": queue_cell(job.queue, paused),
         "attempt": fit(f"{job.attempt}/{job.max_attempts}"),

@@ -131,8 +131,8 @@ class Feed:
             stats = queue.stats()
             self.queued = sorted(q for q, per in stats.items() if per.get("queued"))
             return stats
-        if part == "paused":
-            return set(queue.paused_queues())
+        if part == "paused":  # and each queue's parallel limit, stored beside the flag
+            return set(queue.paused_queues()), queue.parallel_limits()
         if part == "chart":
             return queue.finished_per_minute(60)
         if part == "failures":

@@ -150,6 +150,9 @@ class DetailScreen(Screen):
         # One fact per line rather than a long line wrapped in the middle of one.
         summary.append(f"\nqueue {printable_text(job.queue)}  priority {job.priority}")
         summary.append(f"  attempt {job.attempt}/{job.max_attempts}")
+        if job.labels:
+            summary.append("  labels ")
+            summary.append(printable_text(" ".join(job.labels)), style="magenta")
         summary.append(f"\ncreated {when(job.created_at)}  finished {when(job.finished_at)}")
         if data.why:
             summary.append("\nwhy queued: ")
