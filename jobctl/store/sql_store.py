@@ -10,7 +10,6 @@ listings, waking up) it writes in its own store: sqlite.py, postgres.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from jobctl.store.adding import Adding
 from jobctl.store.changing import Changing
@@ -23,27 +22,15 @@ from jobctl.store.reading import Reading
 class SqlStore(Adding, Reading, Changing, Finishing, Daemons, Claiming):
     """The contract's operations that both dialects run alike."""
 
-    # dump and load are transfer.py's Transfer methods, run on this store as
-    # a base class's would be, but imported on first use: with the dump
-    # format's checks they cost `jobctl add`, which never needs them, over
-    # a millisecond of start-up (tests/test_fastadd.py pins this).  The two
-    # helpers they call on self forward too.
+    # dump and load: transfer.py's functions, imported on first use: with the
+    # dump format's checks they would cost `jobctl add`, which never needs
+    # them, over a millisecond of start-up (tests/test_fastadd.py pins this).
     def dump(self, now: float) -> Iterator[str]:
-        from jobctl.store.transfer import Transfer
+        from jobctl.store import transfer
 
-        return Transfer.dump(self, now)  # type: ignore[arg-type]
-
-    def _dump_page(self, rows: list[tuple[Any, ...]]) -> Iterator[str]:
-        from jobctl.store.transfer import Transfer
-
-        return Transfer._dump_page(self, rows)  # type: ignore[arg-type]
+        return transfer.dump(self, now)
 
     def load(self, lines: Iterable[str | bytes]) -> dict[str, int]:
-        from jobctl.store.transfer import Transfer
+        from jobctl.store import transfer
 
-        return Transfer.load(self, lines)  # type: ignore[arg-type]
-
-    def _load_other(self, kind: str, number: int, record: dict[str, Any]) -> None:
-        from jobctl.store.transfer import Transfer
-
-        Transfer._load_other(self, kind, number, record)  # type: ignore[arg-type]
+        return transfer.load(self, lines)

@@ -52,103 +52,103 @@ _OTHERS = (("daemon", "dump_daemons"), ("schedule", "dump_schedules"))
 _OTHERS += (("queue", "dump_queues"), ("worker", "dump_workers"))
 
 
-class Transfer(SqlBase):
-    """Store.dump and Store.load, over the primitives of SqlBase."""
-
-    def dump(self, now: float) -> Iterator[str]:
-        """The database as the lines of a dump (without newlines), from one snapshot."""
-        with self._reading():
-            yield header_line(now)
-            counts = dict.fromkeys(END_FIELDS, 0)
-            after = 0
-            while rows := self._all("dump_jobs", {"after": after, "limit": PAGE_JOBS}):
-                yield from self._dump_page(rows)
-                counts["jobs"] += len(rows)
-                after = rows[-1][0]
-            for kind, statement in _OTHERS:
-                names = tuple(RECORD_FIELDS[kind])
-                for row in self._all(statement):
-                    yield line(kind, dict(zip(names, row, strict=True)))
-                    counts[kind + "s"] += 1
-            yield line("end", counts)
-
-    def _dump_page(self, rows: list[tuple[Any, ...]]) -> Iterator[str]:
-        span = {"lo": rows[0][0], "hi": rows[-1][0]}
-        parents: dict[int, list[int]] = defaultdict(list)
-        for job_id, parent_id in self._all("dump_deps", span):
-            parents[job_id].append(parent_id)
-        labels: dict[int, list[str]] = defaultdict(list)
-        for job_id, label in self._all("dump_labels", span):
-            labels[job_id].append(label)
-        children = {
-            name: _by_job(self._all(statement, span), CHILDREN[name])
-            for name, (statement, _) in _CHILD_STATEMENTS.items()
-            if name != "output"
-        }
-        # Output is read in ranges of jobs of about OUTPUT_CHUNK_BYTES each,
-        # the next range once the jobs reach it.
-        ranges = _ranges(self._all("dump_output_sizes", span), OUTPUT_CHUNK_BYTES)
-        output: dict[int, list[dict[str, Any]]] = {}
-        names = tuple(JOB_FIELDS)
-        for row in rows:
-            job_id = row[0]
-            if ranges and job_id >= ranges[0][0]:
-                lo, hi = ranges.pop(0)
-                output = _by_job(self._all("dump_output", {"lo": lo, "hi": hi}), CHILDREN["output"])
-            own = {name: found.get(job_id, []) for name, found in children.items()}
-            own["output"] = output.get(job_id, [])
-            record = dict(zip(names, row, strict=True))
-            yield job_line(record, parents.get(job_id, []), own, labels.get(job_id, []))
-
-    def load(self, lines: Iterable[str | bytes]) -> dict[str, int]:
-        """Insert a dump's records, keeping their ids, in one transaction.
-
-        Any bad line (see dump_format.py), a job or daemon id the database
-        already has, or a dump cut short changes nothing: InputError naming
-        the line.  Returns how many of each kind were loaded.
-        """
-        numbered = enumerate(lines, 1)
-        first = next(numbered, None)
-        if first is None:
-            raise InputError("the input is empty: not a jobctl dump")
-        parse_header(first[1])
+def dump(store: SqlBase, now: float) -> Iterator[str]:
+    """Store.dump: the database as the lines of a dump (without newlines), from one snapshot."""
+    with store._reading():
+        yield header_line(now)
         counts = dict.fromkeys(END_FIELDS, 0)
-        with self._writing():
-            page = _Page(self)
-            number, end = 1, None
-            for number, text in numbered:
-                if end is not None:
-                    raise InputError(f"line {number}: more after the dump's last line")
-                kind, record = parse_line(text, number)
-                if kind == "end":
-                    page.flush()
-                    end = record
-                elif kind == "job":
-                    page.add(number, record, len(text))
-                else:
-                    page.flush()  # first, so that errors come in the order of the lines
-                    self._load_other(kind, number, record)
-                if kind != "end":
-                    counts[kind + "s"] += 1
-            page.flush()
-            if end is None:
-                raise InputError(f"line {number + 1}: the dump stops before its last line")
-            if end != counts:
-                said = ", ".join(f"{n} {kind}" for kind, n in end.items())
-                raise InputError(f"line {number}: the last line counts {said}: lines are missing")
-            self._all("load_move_ids")
-        return counts
+        after = 0
+        while rows := store._all("dump_jobs", {"after": after, "limit": PAGE_JOBS}):
+            yield from _dump_page(store, rows)
+            counts["jobs"] += len(rows)
+            after = rows[-1][0]
+        for kind, statement in _OTHERS:
+            names = tuple(RECORD_FIELDS[kind])
+            for row in store._all(statement):
+                yield line(kind, dict(zip(names, row, strict=True)))
+                counts[kind + "s"] += 1
+        yield line("end", counts)
 
-    def _load_other(self, kind: str, number: int, record: dict[str, Any]) -> None:
-        if kind == "daemon" and self._value("load_daemon_taken", {"id": record["id"]}):
-            raise InputError(f"line {number}: daemon {record['id']} is already in the database")
-        self._exec("load_" + kind, record)
+
+def _dump_page(store: SqlBase, rows: list[tuple[Any, ...]]) -> Iterator[str]:
+    span = {"lo": rows[0][0], "hi": rows[-1][0]}
+    parents: dict[int, list[int]] = defaultdict(list)
+    for job_id, parent_id in store._all("dump_deps", span):
+        parents[job_id].append(parent_id)
+    labels: dict[int, list[str]] = defaultdict(list)
+    for job_id, label in store._all("dump_labels", span):
+        labels[job_id].append(label)
+    children = {
+        name: _by_job(store._all(statement, span), CHILDREN[name])
+        for name, (statement, _) in _CHILD_STATEMENTS.items()
+        if name != "output"
+    }
+    # Output is read in ranges of jobs of about OUTPUT_CHUNK_BYTES each,
+    # the next range once the jobs reach it.
+    ranges = _ranges(store._all("dump_output_sizes", span), OUTPUT_CHUNK_BYTES)
+    output: dict[int, list[dict[str, Any]]] = {}
+    names = tuple(JOB_FIELDS)
+    for row in rows:
+        job_id = row[0]
+        if ranges and job_id >= ranges[0][0]:
+            lo, hi = ranges.pop(0)
+            output = _by_job(store._all("dump_output", {"lo": lo, "hi": hi}), CHILDREN["output"])
+        own = {name: found.get(job_id, []) for name, found in children.items()}
+        own["output"] = output.get(job_id, [])
+        record = dict(zip(names, row, strict=True))
+        yield job_line(record, parents.get(job_id, []), own, labels.get(job_id, []))
+
+
+def load(store: SqlBase, lines: Iterable[str | bytes]) -> dict[str, int]:
+    """Store.load: insert a dump's records, keeping their ids, in one transaction.
+
+    Any bad line (see dump_format.py), a job or daemon id the database
+    already has, or a dump cut short changes nothing: InputError naming
+    the line.  Returns how many of each kind were loaded.
+    """
+    numbered = enumerate(lines, 1)
+    first = next(numbered, None)
+    if first is None:
+        raise InputError("the input is empty: not a jobctl dump")
+    parse_header(first[1])
+    counts = dict.fromkeys(END_FIELDS, 0)
+    with store._writing():
+        page = _Page(store)
+        number, end = 1, None
+        for number, text in numbered:
+            if end is not None:
+                raise InputError(f"line {number}: more after the dump's last line")
+            kind, record = parse_line(text, number)
+            if kind == "end":
+                page.flush()
+                end = record
+            elif kind == "job":
+                page.add(number, record, len(text))
+            else:
+                page.flush()  # first, so that errors come in the order of the lines
+                _load_other(store, kind, number, record)
+            if kind != "end":
+                counts[kind + "s"] += 1
+        page.flush()
+        if end is None:
+            raise InputError(f"line {number + 1}: the dump stops before its last line")
+        if end != counts:
+            said = ", ".join(f"{n} {kind}" for kind, n in end.items())
+            raise InputError(f"line {number}: the last line counts {said}: lines are missing")
+        store._all("load_move_ids")
+    return counts
+
+
+def _load_other(store: SqlBase, kind: str, number: int, record: dict[str, Any]) -> None:
+    if kind == "daemon" and store._value("load_daemon_taken", {"id": record["id"]}):
+        raise InputError(f"line {number}: daemon {record['id']} is already in the database")
+    store._exec("load_" + kind, record)
 
 
 class _Page:
     """Jobs read but not yet inserted: inserted together, a page at a time."""
 
-    def __init__(self, store: Transfer) -> None:
+    def __init__(self, store: SqlBase) -> None:
         self.store = store
         self.jobs: list[tuple[int, dict[str, Any]]] = []  # (line number, job)
         self.bytes = 0
