@@ -56,6 +56,10 @@ def _dispatch(args: list[str]) -> int:
             from jobctl.add_command import run_add
 
             return run_add(request)
+    from jobctl.completion_values import fast_values
+
+    if fast_values(args):
+        return 0
     from jobctl.cli import run
 
     return run(args)

@@ -41,6 +41,8 @@ def run_completion(
 ) -> int:
     """The `completion` command's body; `root` is the app's click group."""
     if values is not None:
+        from jobctl.completion_values import print_values
+
         print_values(values, config)
         return 0
     if shell not in SHELLS:
@@ -50,29 +52,6 @@ def run_completion(
     tree = Tree(root)
     sys.stdout.write({"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[shell](tree))
     return 0
-
-
-def print_values(which: str, config: str | None) -> None:
-    """Queue or type names from the jobs.toml the user's command would read, one a line.
-
-    Any problem (no such file, invalid TOML, an unknown `which`) prints
-    nothing: the shell then just offers no names.
-    """
-    try:
-        from jobctl.config import find_config, load_config
-
-        loaded = load_config(find_config(config))
-        if which == "queues":
-            names = {"default", *loaded.queues, *(t.queue for t in loaded.jobs.values())}
-        elif which == "types":
-            names = set(loaded.jobs)
-        else:
-            return
-    except Exception:  # noqa: BLE001 - see the docstring
-        return
-    # One name a line: a name with a line break or control character could
-    # not be told apart from two, nor be typed; such names are left out.
-    sys.stdout.write("".join(f"{n}\n" for n in sorted(names) if n.isprintable()))
 
 
 # -- the command tree ------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import JOBCTL, Cli, fail_one_line
+from conftest import JOBCTL, Cli, fail_one_line, imports_of
 
 from jobctl.cli import app
 
@@ -117,6 +117,14 @@ def test_values_callback_is_silent_on_any_problem(cli: Cli) -> None:
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), args
     fail_one_line(cli("completion", "tcsh"), 2)
     fail_one_line(cli("completion"), 2)
+
+
+def test_a_tab_on_names_loads_neither_typer_nor_click(cli: Cli) -> None:
+    (cli.home / "jobs.toml").write_text('[jobs.mail]\ncommand = "true"\nqueue = "email"\n')
+    for argv in (["completion", "--values", "queues"], ["completion", "--values", "types"]):
+        rc, modules = imports_of(cli, argv, ("typer", "click", "rich"))
+        assert (rc, modules) == (0, []), argv
+    assert cli.ok("completion", "--values", "queues") == "default\nemail\n"
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
