@@ -4,6 +4,7 @@ screen, only after a change, and a page that did not change is not redrawn."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import time
@@ -11,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from test_tui import rows, until
+from textual.app import App
 
 import jobctl
 from jobctl.store import Store
 from jobctl.tui import JobctlApp
+from jobctl.tui.app import PAGE, JobsTable
+from jobctl.tui.cells import JOB_COLUMNS, job_cells
+from jobctl.tui.tables import JobRows, fill_page
 
 
 def test_only_the_view_on_screen_is_read_and_an_unchanged_page_is_not_redrawn(
@@ -67,5 +72,81 @@ def test_only_the_view_on_screen_is_read_and_an_unchanged_page_is_not_redrawn(
         app = JobctlApp(queue)
         async with app.run_test(size=(120, 30)) as pilot:
             await steps(app, pilot)
+
+    asyncio.run(run())
+
+
+def test_a_row_whose_age_moved_keeps_its_other_cells_and_rows_gone_are_removed(
+    tmp_path: Path,
+) -> None:
+    queue = jobctl.connect(tmp_path / "jobs.db", None)
+    ids = [queue.add_id(command=["true"], delay="1h") for _ in range(5)]
+    jobs = queue.list(limit=None)
+    why = queue.why_queued(jobs)
+    made = JobRows(job_cells)
+    now = math.ceil(time.time())
+    first = made.page(jobs, now, set(), why)
+    later = made.page(jobs, now + 65, set(), why)
+    age = JOB_COLUMNS.index("age")
+    for job in jobs:
+        was, cells = first[str(job.id)], later[str(job.id)]
+        # What job_cells makes at that time, its other cells the same objects.
+        assert cells == job_cells(job, now + 65, False, why.get(job.id))
+        assert cells[age] != was[age]
+        assert all(a is b for i, (a, b) in enumerate(zip(was, cells, strict=True)) if i != age)
+        assert made.page(jobs, now + 65, set(), why)[str(job.id)] is cells
+
+    class Tables(App):
+        def compose(self) -> Any:
+            yield JobsTable(id="jobs-table", cursor_type="row")
+
+    async def run() -> None:
+        app = Tables()
+        async with app.run_test() as pilot:
+            table = app.query_one(JobsTable)
+            fill_page(table, {key: later[key] for key in map(str, ids[2::-1])})
+            table.move_cursor(row=2)  # on ids[0]
+            # Two rows come in on top, one in the middle goes.
+            fill_page(table, {key: later[key] for key in map(str, ids[:2:-1] + [ids[2], ids[0]])})
+            await pilot.pause()
+            assert [row.key.value for row in table.ordered_rows] == [
+                str(ids[4]),
+                str(ids[3]),
+                str(ids[2]),
+                str(ids[0]),
+            ]
+            assert table.get_row_index(str(ids[0])) == 3
+            assert table.get_row_at(3) == later[str(ids[0])]
+
+    asyncio.run(run())
+
+
+def test_between_whole_reads_only_the_rows_in_sight_are_read(tmp_path: Path) -> None:
+    queue = jobctl.connect(tmp_path / "jobs.db", None)
+    with queue.store.transaction():  # one commit
+        for _ in range(80):
+            queue.add_id(command=["true"], delay="1h")
+
+    async def run() -> None:
+        app = JobctlApp(queue)
+        limits: list[int] = []
+        read_jobs = app.feed.read_jobs
+
+        def counted(view: Any, limit: int) -> Any:
+            limits.append(limit)
+            return read_jobs(view, limit)
+
+        app.feed.read_jobs = counted
+        async with app.run_test(size=(120, 30)) as pilot:
+            await until(pilot, lambda: len(rows(app)) == 80)
+            assert limits == [PAGE]
+            # A new job: the top of the page is read, the rows below kept.
+            new = queue.add_id(command=["true"], delay="1h")
+            await until(pilot, lambda: rows(app)[0] == str(new))
+            assert PAGE > limits[-1] >= 28 and len(rows(app)) == 81
+            # Scrolled past the rows read: read down to the rows now in sight,
+            # the database unchanged.
+            app.query_one("#jobs-table", JobsTable).scroll_end(animate=False)
+            await until(pilot, lambda: limits[-1] > 81)
 
     asyncio.run(run())

@@ -39,6 +39,7 @@ from jobctl.tui.cells import (
     FIXED,
     JOB_COLUMNS,
     LABELS,
+    JobPage,
     cut,
     first_line,
     job_cells,
@@ -48,7 +49,7 @@ from jobctl.tui.cells import (
 from jobctl.tui.chart import FinishedChart
 from jobctl.tui.feed import Feed
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
-from jobctl.tui.tables import KeptCells, set_rows
+from jobctl.tui.tables import JobRows, KeptCells, fill_page, set_rows
 from jobctl.tui.where import where
 
 PAGE = 200  # rows per page of the jobs table
@@ -103,6 +104,15 @@ class JobsTable(KeptCells):
         *[Binding(key, f"app.state({key})", show=False) for key in STATE_KEYS],
     ]
 
+    # Rows from the top that the user sees, for the poller (see _in_sight):
+    # kept here by the UI, since a widget's geometry cannot be asked for from
+    # the poller's thread (it needs the app's context, gone as a screen changes).
+    in_sight: int | None = None
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.in_sight = int(new_value) + self.size.height
+
     def on_mount(self) -> None:
         self.fixed_columns = 1  # the id stays when the table scrolls sideways
         for column in JOB_COLUMNS:
@@ -116,6 +126,7 @@ class JobsTable(KeptCells):
                 self.columns[column].width = width  # type: ignore[index]
         self._require_update_dimensions = True  # the scrollable width
         self._clear_caches()
+        self.in_sight = int(self.scroll_y) + self.size.height
 
 
 class WorkersTable(DataTable):
@@ -154,10 +165,10 @@ class JobctlApp(App):
         self.to_top = False  # a text filter was applied: go to its newest job
         self.stopping = threading.Event()
         self.tab = "jobs"  # the view on screen: the poller reads only what it shows
-        self.feed = Feed(queue, clock, self._read_jobs)
+        self.feed = Feed(queue, clock, self._read_jobs, PAGE, self._in_sight)
         self.stats: dict[str, dict[str, int]] = {}  # the last counts read
         self._shown_text: dict[str, str] = {}  # Static -> the text it shows
-        self._job_rows: dict[int, tuple[Any, list[Any]]] = {}  # id -> (made of, cells)
+        self._job_rows = JobRows(job_cells)  # the jobs table's cells, per job
 
     # -- layout -----------------------------------------------------------------
 
@@ -200,7 +211,7 @@ class JobctlApp(App):
         queues.add_columns("queue", *STATES, "paused", "parallel")
         self.main.query_one("#failures", DataTable).add_columns("id", "job", "finished", "error")
         self.main.query_one("#daemons-overview", DataTable).add_columns("what", "name", "state")
-        jobs = self.main.query_one("#jobs-table", DataTable)
+        jobs = self.jobs_table = self.main.query_one("#jobs-table", JobsTable)
         self.main.query_one("#schedules-table", DataTable).add_columns(
             "schedule", "expression", "zone", "next", "last due", "last run"
         )
@@ -264,10 +275,17 @@ class JobctlApp(App):
         """Which jobs the table shows: state filter, text filter, page."""
         return (self.state_filter, self.text_filter, self.before_id)
 
-    def _read_jobs(self, view: tuple[str | None, str, int | None]) -> list[Job]:
+    def _read_jobs(self, view: tuple[str | None, str, int | None], limit: int) -> JobPage:
         state, text, before_id = view
-        jobs = self.queue.list(state=state, text=text or None, limit=PAGE, before_id=before_id)
+        jobs = self.queue.list(state=state, text=text or None, limit=limit, before_id=before_id)
         return with_reasons(self.queue, jobs)  # and why each queued one waits
+
+    def _in_sight(self) -> int | None:
+        """Rows from the top of the jobs table the user sees: read by the
+        poller, which reads the rest of the page less often.  Not the cursor's
+        row: it follows its job down the page as new ones come in, off screen
+        (moving it by key scrolls it into sight)."""
+        return self.jobs_table.in_sight
 
     # -- showing ----------------------------------------------------------------
 
@@ -359,44 +377,12 @@ class JobctlApp(App):
     ) -> None:
         """Update the page in place: changed cells, gone rows, new rows; keep the
         cursor, or after a text filter put it on the newest match."""
-        table = self.main.query_one("#jobs-table", DataTable)
+        table = self.main.query_one("#jobs-table", JobsTable)
         selected = self.selected_job_id()
-        why = getattr(jobs, "why", {})  # cells.with_reasons
-        # Ages and running times move on in whole seconds: between two ticks
-        # a job that did not change keeps its cells, which are then neither
-        # made nor compared again (200 rows, three times a second).
-        tick = float(math.ceil(now))
-        made, kept = {}, set()
-        for job in jobs:
-            source = (job, job.queue in self.paused, why.get(job.id), tick)
-            old = self._job_rows.get(job.id)
-            if old is not None and old[0] == source:
-                made[job.id] = old
-                kept.add(str(job.id))
-            else:
-                made[job.id] = (source, job_cells(job, tick, source[1], source[2]))
-        self._job_rows = made
-        wanted = {str(job_id): cells for job_id, (_, cells) in made.items()}
+        # Ages move on in whole seconds: see tables.JobRows.
+        wanted = self._job_rows.page(jobs, math.ceil(now), self.paused, getattr(jobs, "why", {}))
         self.job_queues = {job.id: job.queue for job in jobs}
-        present = {key.value for key in table.rows}
-        if present and not present & wanted.keys():
-            table.clear()  # another page or filter: nothing to keep
-            present = set()
-        for key in present - wanted.keys():
-            table.remove_row(key)
-        added = False
-        for key, cells in wanted.items():
-            if key in kept and key in present:
-                continue  # these very cells are in the table
-            if key in present:
-                for column, value in zip(JOB_COLUMNS, cells, strict=True):
-                    if table.get_cell(key, column) != value:
-                        table.update_cell(key, column, value)
-            else:
-                table.add_row(*cells, key=key)
-                added = True
-        if added and present:  # rows came in among kept ones: newest first again
-            table.sort("id", key=lambda cell: int(cell.plain), reverse=True)
+        fill_page(table, wanted)
         if self.to_top and view == self._view():
             # The page read for this filter, not one read before it changed.
             self.to_top = False

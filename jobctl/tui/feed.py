@@ -17,6 +17,11 @@ may have changed, and only for the view on screen:
   SLOW_EVERY seconds, and less often when a read takes longer than a
   twentieth of that.  The counts are read in every view: the banner about
   queues no daemon serves needs the queues with queued jobs.
+- On the newest page, while the user looks at its top, a read between
+  two full ones (FULL_EVERY apart) reads only the rows in sight and
+  HEAD_MARGIN more; the older rows of the page are kept from the last
+  read.  They are not on screen; once the user scrolls or moves the
+  cursor past the rows read, the page is read whole at once.
 - The jobs page is posted only when it differs from the last one posted,
   or AGES_EVERY seconds later (its ages move on with the clock); a daemon's
   heartbeat moves data_version every second, and changes nothing on it.
@@ -30,11 +35,14 @@ from collections.abc import Callable
 from typing import Any
 
 from jobctl.api import Queue
+from jobctl.tui.cells import JobPage
 
 POLL = 0.1  # seconds between data_version checks
 MIN_GAP = 0.35  # seconds between reads prompted by a moving database
 SLOW_EVERY = 1.0  # seconds between reads of counts, chart and failures
 AGES_EVERY = 10.0  # seconds between redraws of an unchanged jobs page
+FULL_EVERY = 5.0  # seconds between whole reads of a page whose top only is in sight
+HEAD_MARGIN = 20  # rows read beyond those in sight
 FAILURES_WINDOW = 3600  # the overview lists failures of the last hour
 
 # The parts each view shows, beyond the counts and the paused queues.
@@ -53,11 +61,21 @@ class Feed:
     """Reads what the view on screen needs, when it may have changed."""
 
     def __init__(
-        self, queue: Queue, clock: Callable[[], float], read_jobs: Callable[[View], list[Any]]
+        self,
+        queue: Queue,
+        clock: Callable[[], float],
+        read_jobs: Callable[[View, int], JobPage],
+        page: int,
+        in_sight: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.queue = queue
         self.clock = clock
-        self.read_jobs = read_jobs  # one page of jobs, as the app reads it
+        self.read_jobs = read_jobs  # the newest `limit` jobs of a view, as the app reads them
+        self.page = page  # rows in a page
+        self.in_sight = in_sight  # rows from the top of the jobs table the user can see
+        self.last_page: tuple[View, JobPage] | None = None  # the last jobs read
+        self.full_at = float("-inf")  # when a whole page was last read
+        self.fresh = 0.0  # rows from the top read since (inf: all)
         self.seen: dict[str, tuple[Any, ...]] = {}  # part -> (version, view) of its last read
         self.read_at: dict[str, float] = {}  # part -> monotonic time of its last read
         self.every: dict[str, float] = {}  # slow part -> seconds between its reads
@@ -88,7 +106,7 @@ class Feed:
         for part in wanted:
             key = (version, view if part == "jobs" else None)
             last = self.seen.get(part)
-            if last == key:
+            if last == key and not (part == "jobs" and self._sight() > self.fresh):
                 continue
             if last is not None and last[1] == key[1]:  # only the database moved
                 ready = max(self.last_read + MIN_GAP, self.read_at[part] + self.every.get(part, 0))
@@ -121,10 +139,39 @@ class Feed:
         self.last_read = at
         return parts
 
+    def _sight(self) -> int:
+        return self.in_sight() or self.page
+
+    def _read_page(self, view: View) -> JobPage:
+        """The page of `view`: its top only, the rest as last read, when the
+        top is all the user sees (see the module's docstring)."""
+        at = time.monotonic()
+        rows = self._sight() + HEAD_MARGIN
+        last = self.last_page
+        if (
+            view[2] is not None  # an older page
+            or rows >= self.page
+            or last is None
+            or last[0] != view
+            or at - self.full_at >= FULL_EVERY
+        ):
+            jobs = self.read_jobs(view, self.page)
+            self.full_at, self.fresh = at, float("inf")
+        else:
+            jobs = head = self.read_jobs(view, rows)
+            self.fresh = rows
+            if len(head) == rows:  # older jobs there: those last read
+                older = [job for job in last[1] if job.id < head[-1].id]
+                jobs = JobPage([*head, *older][: self.page])
+                was = last[1].why
+                jobs.why = {job.id: was[job.id] for job in older if job.id in was} | head.why
+        self.last_page = (view, jobs)
+        return jobs
+
     def _read(self, part: str, view: View, now: float) -> Any:
         queue = self.queue
         if part == "jobs":
-            jobs = self.read_jobs(view)
+            jobs = self._read_page(view)
             # What a queued job waits for may change while the job does not.
             return view, jobs, getattr(jobs, "why", None)
         if part == "stats":
