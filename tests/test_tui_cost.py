@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_tui import rows, until
+from test_tui import finish, rows, until
 from textual.app import App
 
 import jobctl
@@ -27,8 +27,10 @@ def test_only_the_view_on_screen_is_read_and_an_unchanged_page_is_not_redrawn(
 ) -> None:
     db = tmp_path / "jobs.db"
     queue = jobctl.connect(db, None)
-    first = queue.add_id(command=["true"], delay="1h")
-    second = queue.add_id(command=["true"], delay="1h")
+    # Ended jobs: with queued ones the no-daemon banner would come and go as
+    # the daemon below registers, moving the table under the clicks.
+    first, second = queue.add_id(command=["true"]), queue.add_id(command=["true"])
+    finish(db, {first: ("succeeded", b""), second: ("succeeded", b"")})
 
     async def steps(app: JobctlApp, pilot: Any) -> None:
         feed = app.feed
@@ -54,7 +56,8 @@ def test_only_the_view_on_screen_is_read_and_an_unchanged_page_is_not_redrawn(
         finally:
             store.close()
         # A new job shows.
-        third = queue.add_id(command=["true"], delay="1h")
+        third = queue.add_id(command=["true"])
+        finish(db, {third: ("succeeded", b"")})
         await until(pilot, lambda: rows(app) == [str(third), str(second), str(first)])
         # Drawn rows are reused when rows come in above them; a click still
         # finds the row now on that line (line 0 is the header).
