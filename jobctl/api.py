@@ -310,10 +310,8 @@ class Queue:
             timeout = parse_duration(timeout, "--timeout")
             if timeout <= 0:
                 raise InputError("--timeout must be more than 0s")
-        if queue is not None and not queue.strip():
-            raise InputError("--queue needs a name")
-        if queue is not None and not queue.isprintable():
-            raise InputError(f"--queue: {queue!r} is not a name (printable UTF-8 text)")
+        if queue is not None:
+            _check_queue(queue)
         if isinstance(unique, str):
             _utf8(unique, "--unique")
         key = _unique_key(unique if unique is not None else (job_type and job_type.unique))
@@ -880,8 +878,7 @@ class Queue:
         """Let `limit` (>= 1) of `queue`'s jobs run at once; None: jobs.toml's value again."""
         from jobctl.limits import MAX_PARALLEL, in_range
 
-        if not queue.strip() or not queue.isprintable():
-            raise InputError(f"--queue: {queue!r} is not a name (printable UTF-8 text)")
+        _check_queue(queue)
         if limit is not None:
             in_range(limit, 1, MAX_PARALLEL, "parallel")
         self.store.set_parallel(queue, limit)
@@ -1113,6 +1110,14 @@ def _unique_key(unique: str | bool | None) -> str | None:
     if unique is True:
         return ""  # one queued-or-running job of the type
     return str(unique)
+
+
+def _check_queue(queue: str) -> None:
+    """A queue's name is some printable text: InputError otherwise."""
+    if not queue.strip():
+        raise InputError("--queue needs a name")
+    if not queue.isprintable():
+        raise InputError(f"--queue: {queue!r} is not a name (printable UTF-8 text)")
 
 
 def _utf8(text: str, what: str) -> str:

@@ -152,4 +152,6 @@ def printable_output(data: bytes) -> str:
 
 def printable_text(text: str) -> str:
     """Text with control characters (terminal escape sequences) shown escaped."""
+    if text.isprintable():  # nearly always: no need to look at each character
+        return text
     return "".join(ch if ch.isprintable() or ch in "\n\t" else _visible(ch) for ch in text)
