@@ -112,6 +112,15 @@ def cli(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Cli:
     return Cli(tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A database of either kind, for tests that open it themselves (the
+    dashboard's): an SQLite file's path, or a URL with a schema of its own."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return tmp_path / "jobs.db"
+
+
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[[str], Path]:
     """Writes jobs.toml into the test's folder, where the CLI will find it."""

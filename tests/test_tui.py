@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import jobctl
 from jobctl.models import Outcome
 from jobctl.store import Store
@@ -17,14 +15,6 @@ from jobctl.tui import JobctlApp
 from jobctl.tui.screens import ConfirmScreen, DetailScreen
 
 MARKUP = b"[red]x[/] [/] [bold]not bold"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """A database of either kind: the dashboard reads and wakes up the same on both."""
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return tmp_path / "jobs.db"
 
 
 def finish(db: Path | str, outcomes: dict[int, tuple[str, bytes]]) -> None:

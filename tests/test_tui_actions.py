@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from test_tui import finish, rows, until
 
 import jobctl
@@ -17,13 +16,6 @@ from jobctl.tui import JobctlApp
 from jobctl.tui.screens import ConfirmScreen, DetailScreen
 
 LABEL = "[red]x[/] [/]"  # markup in job text: must stay literal everywhere
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return tmp_path / "jobs.db"
 
 
 def run(

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from test_tui import finish, until
 
 import jobctl
@@ -21,13 +20,6 @@ from jobctl.store import Store, describe_db
 from jobctl.tui import JobctlApp
 from jobctl.tui.chart import EIGHTHS, GUTTER, ROWS, FinishedChart, bar_heights
 from jobctl.tui.where import cut, where
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return tmp_path / "jobs.db"
 
 
 def run(
