@@ -105,6 +105,18 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
+def clock_texts(job: Job, now: float) -> tuple[str, str]:
+    """The texts of a job's age and took cells: the only cells that change
+    as time passes (tables.JobRows remakes just these)."""
+    from jobctl.durations import format_duration
+
+    took = (job.finished_at or now) - job.started_at if job.started_at else None
+    return (
+        format_duration(max(0.0, now - job.created_at)),
+        format_duration(max(0.0, took)) if took is not None else "",
+    )
+
+
 def job_text(job: Job) -> Text:
     """What the job runs, then its labels as `#nightly`: cut with "…" like the rest."""
     cell = fit(job.label)
@@ -115,12 +127,7 @@ def job_text(job: Job) -> Text:
 
 def job_cells(job: Job, now: float, paused: bool = False, why: str | None = None) -> list[Text]:
     """The row of `job`, in JOB_COLUMNS' order; `why`: what a queued job waits for."""
-    from jobctl.durations import format_duration
-
-    def ago(seconds: float) -> str:
-        return format_duration(max(0.0, seconds))
-
-    took = ago((job.finished_at or now) - job.started_at) if job.started_at else ""
+    age, took = clock_texts(job, now)
     note = fit(why, "cyan") if why else fit(first_line(job.error), "red")
     cells = {
         "id": Text(str(job.id)),
@@ -129,7 +136,7 @@ def job_cells(job: Job, now: float, paused: bool = False, why: str | None = None
         "error": note,
         "queue": queue_cell(job.queue, paused),
         "attempt": fit(f"{job.attempt}/{job.max_attempts}"),
-        "age": fit(ago(now - job.created_at)),
+        "age": fit(age),
         "took": fit(took),
     }
     return [cells[column] for column in JOB_COLUMNS]

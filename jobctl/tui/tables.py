@@ -14,8 +14,7 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets._data_table import CellKey
 
-from jobctl.durations import format_duration
-from jobctl.tui.cells import JOB_COLUMNS, fit
+from jobctl.tui.cells import JOB_COLUMNS, clock_texts, fit
 
 if TYPE_CHECKING:
     from jobctl.models import Job
@@ -86,15 +85,6 @@ def clock_cell(text: str) -> Any:
     """One cell object per age text ("3s"), shared by the rows that show it:
     cells are never changed in place, and KeptCells keys drawings by row too."""
     return fit(text)
-
-
-def clock_texts(job: Job, now: float) -> tuple[str, str]:
-    """The age and took cells' texts, as cells.job_cells writes them."""
-    took = (job.finished_at or now) - job.started_at if job.started_at else None
-    return (
-        format_duration(max(0.0, now - job.created_at)),
-        format_duration(max(0.0, took)) if took is not None else "",
-    )
 
 
 def fill_page(table: KeptCells, wanted: dict[str, list[Any]]) -> None:
