@@ -828,16 +828,7 @@ class Queue:
         wanted = check_labels(labels)
         if not wanted:
             raise InputError("give at least one label")
-        for tries_left in (2, 1, 0):
-            ids = self.store.labelled_ids(wanted, ["queued", "running"])
-            try:
-                return self.store.cancel(ids, self.clock()) if ids else {}
-            except WrongState:
-                # One ended between the look and the cancel, which is all
-                # or nothing: look again.
-                if not tries_left:
-                    raise
-        raise AssertionError("unreachable")
+        return self.store.cancel_labelled(wanted, self.clock())
 
     def purge(
         self,

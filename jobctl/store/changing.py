@@ -10,6 +10,8 @@ from jobctl.models import NewJob, State, iso
 from jobctl.store.contract import PurgeBatch
 from jobctl.store.sql_base import DuplicateJob, SqlBase
 
+_CANCELLABLE = (State.QUEUED, State.RUNNING)
+
 # `jobctl purge` deletes this many jobs per transaction: SQLite's write lock
 # is held for a moment at a time, and PostgreSQL's autovacuum keeps up.
 PURGE_BATCH = 10_000
@@ -17,25 +19,34 @@ PURGE_BATCH = 10_000
 
 class Changing(SqlBase):
     def cancel(self, job_ids: Iterable[int], now: float) -> dict[int, str]:
-        outcome: dict[int, str] = {}
-        job_ids = list(job_ids)
         with self._writing():
-            # Read (on PostgreSQL: lock) in id order, whatever the order given:
-            # two cancels of the same jobs never wait on each other in a cycle.
-            before = {job_id: self._state(job_id) for job_id in sorted(set(job_ids))}
-            for job_id in job_ids:
-                state = self._state(job_id)
-                if state == State.CANCELLED and before[job_id] == State.QUEUED:
-                    outcome[job_id] = "cancelled"  # with a job earlier in the set
-                elif state == State.QUEUED:
-                    self._cancel_queued(job_id, now, "cancelled by request")
-                    outcome[job_id] = "cancelled"
-                elif state == State.RUNNING:
-                    self._exec("request_cancel", {"id": job_id, "now": now})
-                    self._event(job_id, now, "cancel_requested", None, None)
-                    outcome[job_id] = "cancelling"
-                else:
-                    raise WrongState(f"job {job_id} is already {state}")
+            return self._cancel(list(job_ids), now)
+
+    def cancel_labelled(self, labels: Sequence[str], now: float) -> dict[int, str]:
+        with self._writing():
+            found = self.labelled_ids(labels, list(_CANCELLABLE))
+            # Locked, and looked at again: on PostgreSQL another host may end
+            # one between the look and its lock (cancel reads again, cheaply).
+            return self._cancel([i for i in found if self._state(i) in _CANCELLABLE], now)
+
+    def _cancel(self, job_ids: list[int], now: float) -> dict[int, str]:
+        outcome: dict[int, str] = {}
+        # Read (on PostgreSQL: lock) in id order, whatever the order given:
+        # two cancels of the same jobs never wait on each other in a cycle.
+        before = {job_id: self._state(job_id) for job_id in sorted(set(job_ids))}
+        for job_id in job_ids:
+            state = self._state(job_id)
+            if state == State.CANCELLED and before[job_id] == State.QUEUED:
+                outcome[job_id] = "cancelled"  # with a job earlier in the set
+            elif state == State.QUEUED:
+                self._cancel_queued(job_id, now, "cancelled by request")
+                outcome[job_id] = "cancelled"
+            elif state == State.RUNNING:
+                self._exec("request_cancel", {"id": job_id, "now": now})
+                self._event(job_id, now, "cancel_requested", None, None)
+                outcome[job_id] = "cancelling"
+            else:
+                raise WrongState(f"job {job_id} is already {state}")
         return outcome
 
     def _cancel_queued(self, job_id: int, now: float, reason: str) -> None:

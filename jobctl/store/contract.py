@@ -272,6 +272,13 @@ class Store:
         """
         raise NotImplementedError
 
+    def cancel_labelled(self, labels: Sequence[str], now: float) -> dict[int, str]:
+        """Cancel every queued or running job that has all of `labels`, as
+        cancel() does, in one transaction: a job that ends meanwhile (on
+        another host) is left out, not an error.  Returns as cancel() does.
+        """
+        raise NotImplementedError
+
     def cancel_dependents(self, job_id: int, now: float, reason: str) -> None:
         """Cancel the queued jobs held by `job_id` (which will never succeed), and theirs."""
         raise NotImplementedError
