@@ -19,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+from tui_cpu import shown_keys
 from workloads import scale_database
 
 import jobctl
@@ -37,8 +38,8 @@ async def measure(db: Path, steps: int) -> None:
                 await pilot.pause(0.005)
 
         def first_row() -> str | None:
-            rows = table.ordered_rows
-            return rows[0].key.value if rows else None
+            rows = shown_keys(table)
+            return rows[0] if rows else None
 
         await until(lambda: table.row_count == PAGE)
         print(f"first screen ready: {(time.perf_counter() - started) * 1000:.0f} ms")

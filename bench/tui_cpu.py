@@ -141,6 +141,14 @@ def visible(env: dict[str, str], tui_dir: str, db: Path, config: Path) -> list[f
     return [float(x) for x in out.split()]
 
 
+def shown_keys(table: object) -> list[str]:
+    """The jobs table's row keys, top first: the line-API table of now, or
+    the DataTable of a copy of jobctl/tui from before it (--tui-dir)."""
+    if hasattr(table, "row_keys"):
+        return table.row_keys
+    return [row.key.value for row in table.ordered_rows]  # type: ignore[attr-defined]
+
+
 def visible_child(db: str, config: str) -> None:
     import asyncio
 
@@ -155,7 +163,7 @@ def visible_child(db: str, config: str) -> None:
             for _ in range(VISIBLE_SAMPLES):
                 start = time.perf_counter()
                 key = str(adder.add_id(command=["true"]))
-                while key not in {k.value for k in table.rows}:
+                while key not in shown_keys(table):
                     await pilot.pause(0.002)
                 print(f"{(time.perf_counter() - start) * 1000:.1f}", flush=True)
                 await pilot.pause(0.3)  # added at different moments of the poll cycle

@@ -63,7 +63,7 @@ async def until(pilot: Any, condition: Callable[[], object], timeout: float = 5.
 
 def rows(app: JobctlApp) -> list[str]:
     table = app.query_one("#jobs-table")
-    return [row.key.value for row in table.ordered_rows]
+    return table.row_keys
 
 
 def test_filter_failed_retry_and_cancel_with_confirmation(any_db: Path | str) -> None:

@@ -19,7 +19,7 @@ from jobctl.store import Store
 from jobctl.tui import JobctlApp
 from jobctl.tui.app import PAGE, JobsTable
 from jobctl.tui.cells import JOB_COLUMNS, job_cells
-from jobctl.tui.tables import JobRows, fill_page
+from jobctl.tui.tables import JobRows
 
 
 def test_only_the_view_on_screen_is_read_and_an_unchanged_page_is_not_redrawn(
@@ -101,25 +101,36 @@ def test_a_row_whose_age_moved_keeps_its_other_cells_and_rows_gone_are_removed(
 
     class Tables(App):
         def compose(self) -> Any:
-            yield JobsTable(id="jobs-table", cursor_type="row")
+            yield JobsTable(id="jobs-table")
 
     async def run() -> None:
         app = Tables()
         async with app.run_test() as pilot:
             table = app.query_one(JobsTable)
-            fill_page(table, {key: later[key] for key in map(str, ids[2::-1])})
+            drawn: list[str] = []
+            draw_cell = table._draw_cell
+
+            def counted(cell: Any, width: int) -> Any:
+                drawn.append(cell.plain)
+                return draw_cell(cell, width)
+
+            table._draw_cell = counted  # type: ignore[method-assign]
+            table.set_rows({key: later[key] for key in map(str, ids[2::-1])})
             table.move_cursor(row=2)  # on ids[0]
-            # Two rows come in on top, one in the middle goes.
-            fill_page(table, {key: later[key] for key in map(str, ids[:2:-1] + [ids[2], ids[0]])})
             await pilot.pause()
-            assert [row.key.value for row in table.ordered_rows] == [
-                str(ids[4]),
-                str(ids[3]),
-                str(ids[2]),
-                str(ids[0]),
-            ]
-            assert table.get_row_index(str(ids[0])) == 3
+            assert len(drawn) >= 3 * len(JOB_COLUMNS)
+            drawn.clear()
+            # Two rows come in on top, one in the middle goes: only the new
+            # rows are drawn, and the cursor stays on its job.
+            table.set_rows({key: later[key] for key in map(str, ids[:2:-1] + [ids[2], ids[0]])})
+            await pilot.pause()
+            assert table.row_keys == [str(ids[4]), str(ids[3]), str(ids[2]), str(ids[0])]
+            assert table.get_row_index(str(ids[0])) == 3 and table.cursor_key == str(ids[0])
             assert table.get_row_at(3) == later[str(ids[0])]
+            # (Rows of the same age share their age cell, drawn once.)
+            kept = {id(c) for k in ids[:3] for c in later[str(k)]}
+            new = [c.plain for k in ids[3:] for c in later[str(k)] if id(c) not in kept]
+            assert sorted(drawn) == sorted(new)
 
     asyncio.run(run())
 

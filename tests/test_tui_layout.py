@@ -119,17 +119,16 @@ def check_cells(app: JobctlApp, lines: list[list[str]]) -> dict[str, dict[str, s
         y = table.region.y + 1 + index
         x = table.region.x
         shown[key] = {}
-        for column in table.ordered_columns:
-            width = column.get_render_width(table)
+        for column, width in table.column_widths():
             if x >= right:
                 break
-            assert x + width <= right, f"column {column.key.value} half on screen"
+            assert x + width <= right, f"column {column} half on screen"
             seen = "".join(lines[y][x + PADDING : x + width - PADDING]).rstrip()
-            whole = table.get_cell(key, column.key.value).plain
+            whole = table.get_cell(key, column).plain
             if seen != whole:
                 assert seen.endswith(ELLIPSIS), f"{seen!r} is {whole!r} cut without …"
                 assert whole.startswith(seen[:-1].rstrip())
-            shown[key][column.key.value] = seen
+            shown[key][column] = seen
             x += width
     return shown
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from textual import events, work
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -36,20 +36,17 @@ from jobctl.errors import JobctlError
 from jobctl.models import Job
 from jobctl.render import printable_text
 from jobctl.tui.cells import (
-    FIXED,
-    JOB_COLUMNS,
-    LABELS,
     JobPage,
     cut,
     first_line,
     job_cells,
-    job_widths,
     with_reasons,
 )
 from jobctl.tui.chart import FinishedChart
 from jobctl.tui.feed import Feed
+from jobctl.tui.jobs_table import JobsTable as JobsTableBase
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
-from jobctl.tui.tables import JobRows, KeptCells, fill_page, set_rows
+from jobctl.tui.tables import JobRows, set_rows
 from jobctl.tui.where import where
 
 PAGE = 200  # rows per page of the jobs table
@@ -91,7 +88,7 @@ def _ago(seconds: float) -> str:
     return format_duration(max(0.0, seconds))
 
 
-class JobsTable(KeptCells):
+class JobsTable(JobsTableBase):
     # The footer shows what fits in 80 columns; ? lists every key.
     BINDINGS = [
         Binding("enter", "app.detail", "Detail"),
@@ -103,30 +100,6 @@ class JobsTable(KeptCells):
         Binding("left_square_bracket", "app.page(-1)", "Newer", show=False),
         *[Binding(key, f"app.state({key})", show=False) for key in STATE_KEYS],
     ]
-
-    # Rows from the top that the user sees, for the poller (see _in_sight):
-    # kept here by the UI, since a widget's geometry cannot be asked for from
-    # the poller's thread (it needs the app's context, gone as a screen changes).
-    in_sight: int | None = None
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.in_sight = int(new_value) + self.size.height
-
-    def on_mount(self) -> None:
-        self.fixed_columns = 1  # the id stays when the table scrolls sideways
-        for column in JOB_COLUMNS:
-            self.add_column(LABELS.get(column, column), key=column, width=FIXED.get(column, 1))
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Job and error share the width the fixed columns leave.  The cells
-        cut themselves with "…" when drawn, so only the widths change."""
-        for column, width in job_widths(event.size.width).items():
-            if column in self.columns:  # type: ignore[comparison-overlap]
-                self.columns[column].width = width  # type: ignore[index]
-        self._require_update_dimensions = True  # the scrollable width
-        self._clear_caches()
-        self.in_sight = int(self.scroll_y) + self.size.height
 
 
 class WorkersTable(DataTable):
@@ -192,7 +165,7 @@ class JobctlApp(App):
                 yield DataTable(id="failures", cursor_type="none")
             with TabPane("j Jobs", id="jobs"):
                 yield Static(id="filter-bar")
-                yield JobsTable(id="jobs-table", cursor_type="row")
+                yield JobsTable(id="jobs-table")
                 yield Input(placeholder="text in the type, command or error", id="filter-input")
             with TabPane("s Schedules", id="schedules"):
                 yield DataTable(id="schedules-table", cursor_type="row")
@@ -377,19 +350,16 @@ class JobctlApp(App):
     ) -> None:
         """Update the page in place: changed cells, gone rows, new rows; keep the
         cursor, or after a text filter put it on the newest match."""
-        table = self.main.query_one("#jobs-table", JobsTable)
-        selected = self.selected_job_id()
+        table = self.jobs_table
         # Ages move on in whole seconds: see tables.JobRows.
         wanted = self._job_rows.page(jobs, math.ceil(now), self.paused, getattr(jobs, "why", {}))
         self.job_queues = {job.id: job.queue for job in jobs}
-        fill_page(table, wanted)
+        table.set_rows(wanted)  # the cursor stays on its job
         if self.to_top and view == self._view():
             # The page read for this filter, not one read before it changed.
             self.to_top = False
             table.move_cursor(row=0, animate=False)
             table.scroll_to(y=0, animate=False)
-        elif selected is not None and str(selected) in wanted:
-            table.move_cursor(row=table.get_row_index(str(selected)), scroll=False)
         self._show_filter(len(jobs))
 
     def _fill_schedules(self, schedules: list[ScheduleInfo], now: float) -> None:
@@ -472,7 +442,7 @@ class JobctlApp(App):
             return None
 
     def selected_job_id(self) -> int | None:
-        key = self._cursor_key(self.main.query_one("#jobs-table", DataTable))
+        key = self.jobs_table.cursor_key
         return int(key) if key is not None else None
 
     # -- actions ------------------------------------------------------------------
@@ -537,11 +507,11 @@ class JobctlApp(App):
         self._reload()
 
     def action_page(self, step: int) -> None:
-        table = self.main.query_one("#jobs-table", DataTable)
+        table = self.jobs_table
         if step > 0:
             if table.row_count < PAGE:
                 return  # this is the oldest page
-            oldest = min(int(key.value) for key in table.rows)
+            oldest = min(int(key) for key in table.row_keys)
             self.newer_than.append(self.before_id)
             self.before_id = oldest
         else:
