@@ -270,7 +270,7 @@ class JobctlApp(App):
     def _widgets_gone(self) -> bool:
         """The main screen's widgets are gone: the app is closing, and a
         message the poller sent before it stopped comes too late to show."""
-        return not self.main.query("#jobs-table")
+        return not self.jobs_table.is_attached
 
     def on_unserved(self, message: Unserved) -> None:
         if self._widgets_gone():

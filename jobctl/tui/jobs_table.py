@@ -96,8 +96,8 @@ class JobsTable(ScrollView, can_focus=True):
         # Drawn cells: id(cell) -> (cell, width, segments); the very cell
         # object is kept and checked, since the id of a cell gone is reused.
         self._drawn_cells: dict[int, tuple[Text, int, list[Segment]]] = {}
-        # Lines on screen: key -> (what the line shows, the line).
-        self._lines: dict[str, tuple[tuple[Any, ...], Strip]] = {}
+        # Lines on screen: key -> (the drawn row, how it is shown, the line).
+        self._lines: dict[str, tuple[Strip, tuple[Any, ...], Strip]] = {}
         self._header: Strip | None = None
 
     # -- what it holds ---------------------------------------------------------
@@ -269,9 +269,10 @@ class JobsTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self.visual_style.rich_style  # kept by Textual until the styles change
         if y == 0:
-            key, drawn, role = HEADER, self._header_line(), ""
+            key, role = HEADER, ""
+            drawn = self._header_line()
         else:
             row = y - 1 + int(self.scroll_y)
             if row >= len(self._keys):
@@ -281,23 +282,25 @@ class JobsTable(ScrollView, can_focus=True):
             role = "cursor" if row == self.cursor_row else "hover" if row == self.hover_row else ""
         # The very same Strip as last time when nothing about the line
         # changed: the compositor keeps its cuts of a Strip it has seen.
-        shown = (drawn, role, int(self.scroll_x), width, base)
+        shown = (role, int(self.scroll_x), width, base)
         kept = self._lines.get(key)
-        if kept is not None and all(a is b or a == b for a, b in zip(kept[0], shown, strict=True)):
-            return kept[1]
-        line = self._on_screen(drawn, role, base)
-        self._lines[key] = (shown, line)
+        if kept is not None and kept[0] is drawn and kept[1] == shown:
+            return kept[2]
+        line = self._on_screen(drawn, *shown)
+        self._lines[key] = (drawn, shown, line)
         return line
 
-    def _on_screen(self, line: Strip, role: str, base: Style) -> Strip:
-        """A drawn row as a line on screen: its role's style, the id column
-        then the sideways scroll, the width of the widget."""
-        if role:
-            line = line.apply_style(self.get_component_rich_style(f"jobs-table--{role}"))
-        width, fixed = self.size.width, self._widths[0]
-        start = fixed + int(self.scroll_x)
-        line = Strip.join([line.crop(0, fixed), line.crop(start, start + width - fixed)])
-        return line.apply_style(base).crop_extend(0, width, base)
+    def _on_screen(self, line: Strip, role: str, scroll_x: int, width: int, base: Style) -> Strip:
+        """A drawn row as a line on screen: the widget's style under its
+        cells', and the cursor's or pointer's under that; the id column, then
+        the rest from the sideways scroll on, as wide as the widget."""
+        style = base + self.get_component_rich_style(f"jobs-table--{role}") if role else base
+        line = line.apply_style(style)
+        if scroll_x:
+            fixed = self._widths[0]
+            start = fixed + scroll_x
+            line = Strip.join([line.crop(0, fixed), line.crop(start, start + width - fixed)])
+        return line.crop_extend(0, width, base)
 
     def _header_line(self) -> Strip:
         if self._header is None:

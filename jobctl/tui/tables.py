@@ -53,29 +53,44 @@ class JobRows:
 
     def __init__(self, make: Callable[[Job, float, bool, str | None], list[Any]]) -> None:
         self.make = make  # cells.job_cells
-        self.rows: dict[int, tuple[Any, tuple[str, str], list[Any]]] = {}
+        self.rows: dict[int, Made] = {}
 
     def page(
         self, jobs: Iterable[Job], now: float, paused: set[str], why: dict[int, str]
     ) -> dict[str, list[Any]]:
         """{row key: cells} of `jobs`, in their order, at `now` (whole seconds)."""
-        made = {}
+        made: dict[int, Made] = {}
         for job in jobs:
-            source = (job, job.queue in paused, why.get(job.id))
-            clock = clock_texts(job, now)
+            is_paused, waits = job.queue in paused, why.get(job.id)
             old = self.rows.get(job.id)
-            if old is None or old[0] != source:
-                cells = self.make(job, now, source[1], source[2])
-            elif old[1] != clock:
-                cells = list(old[2])
-                for index, text, was in zip((AGE, TOOK), clock, old[1], strict=True):
+            if old is None:
+                cells, clock = self.make(job, now, is_paused, waits), clock_texts(job, now)
+                made[job.id] = (job, is_paused, waits, now, clock, cells, str(job.id))
+                continue
+            job_was, paused_was, why_was, now_was, clock_was, cells_was, key = old
+            if job_was is job and now_was == now and (paused_was, why_was) == (is_paused, waits):
+                # The page's older rows are the very Job objects read before
+                # (feed.py): at the same second nothing else is looked at.
+                made[job.id] = old
+                continue
+            clock = clock_texts(job, now)
+            if (job_was, paused_was, why_was) != (job, is_paused, waits):
+                cells = self.make(job, now, is_paused, waits)
+            elif clock_was != clock:
+                cells = list(cells_was)
+                for index, text, was in zip((AGE, TOOK), clock, clock_was, strict=True):
                     if text != was:
                         cells[index] = clock_cell(text)
             else:
-                cells = old[2]
-            made[job.id] = (source, clock, cells)
+                cells = cells_was
+            made[job.id] = (job, is_paused, waits, now, clock, cells, key)
         self.rows = made
-        return {str(job_id): cells for job_id, (_, _, cells) in made.items()}
+        return {row[6]: row[5] for row in made.values()}
+
+
+# What a row was made from, and what it is: (job, paused, why, now, its
+# clock_texts, cells, row key).  A plain tuple: a page makes 200 of them.
+Made = tuple[Any, bool, "str | None", float, tuple[str, str], list[Any], str]
 
 
 @functools.lru_cache(maxsize=512)
