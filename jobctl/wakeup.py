@@ -28,6 +28,10 @@ from pathlib import Path
 # daemon started jobs 20 ms late when they came 20 ms apart.  Doubling
 # steps: six wake-ups per burst of events, covering 63 ms of fsync.
 _LOOK_AGAIN = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032)
+# Not eager (a dashboard): a look once the commit's WAL index is written,
+# one once any fsync is over.  A daemon's heartbeat each second would
+# otherwise wake it seven times.
+_LOOK_TWICE_MORE = (0.002, 0.064)
 
 _IN_MODIFY = 0x00000002
 _IN_CREATE = 0x00000100
@@ -37,8 +41,9 @@ _IN_MOVED_TO = 0x00000080
 class CommitWatcher:
     """wait(timeout): return early when a file in the database's folder changes."""
 
-    def __init__(self, db_path: Path, poll: float) -> None:
+    def __init__(self, db_path: Path, poll: float, eager: bool = True) -> None:
         self.poll = poll  # how long to sleep per wait() when there are no events
+        self.looks = _LOOK_AGAIN if eager else _LOOK_TWICE_MORE
         self.fd: int | None = None
         self._look_again: list[float] = []  # the next waits' caps, after an event
         with contextlib.suppress(OSError, AttributeError):
@@ -71,7 +76,11 @@ class CommitWatcher:
                 while os.read(fd, 65536):  # drain: one wake-up for a burst of events
                     pass
         if self.fd in ready:
-            self._look_again = list(_LOOK_AGAIN)
+            self._look_again = list(self.looks)
+
+    def settle(self) -> None:
+        """The commit a file event announced has been seen: no more looks for it."""
+        self._look_again.clear()
 
     def close(self) -> None:
         if self.fd is not None:

@@ -1125,3 +1125,21 @@ def test_every_named_statement_is_defined_once() -> None:
                     twice.append(f"{dialect}: {name} in {seen[name]} and {path.name}")
                 seen[name] = path.name
         assert twice == []
+
+
+def test_job_marks_move_with_the_newest_jobs_and_not_with_a_heartbeat(
+    any_db: str, any_store: Store
+) -> None:
+    # The dashboard's look at whether the newest jobs changed (feed.py):
+    # SQLite's data_version moves at every commit, a daemon's heartbeat too.
+    store = any_store
+    ids = store.add_jobs([job(), job(), job()], NOW)
+    marks = store.job_marks(2)
+    if any_db.startswith("postgresql://"):
+        assert marks is None  # only changes to jobs notify: nothing to tell apart
+        return
+    assert [mark[0] for mark in marks] == [ids[2], ids[1]]
+    store.heartbeat(daemon(store), NOW + 1, NOW + 30)
+    assert store.job_marks(2) == marks
+    store.cancel([ids[1]], NOW + 2)
+    assert store.job_marks(2) != marks

@@ -164,3 +164,42 @@ def test_between_whole_reads_only_the_rows_in_sight_are_read(tmp_path: Path) -> 
             await until(pilot, lambda: limits[-1] > 81)
 
     asyncio.run(run())
+
+
+def test_a_heartbeat_keeps_the_page_read_and_a_change_to_it_still_shows(tmp_path: Path) -> None:
+    from jobctl.tui.cells import with_reasons
+    from jobctl.tui.feed import MIN_GAP, NEWEST, Feed
+
+    db = tmp_path / "jobs.db"
+    queue = jobctl.connect(db, None)
+    ok, bad = queue.add_id(command=["true"]), queue.add_id(command=["false"])
+    finish(db, {ok: ("succeeded", b""), bad: ("failed", b"")})
+    read: list[int] = []
+
+    def read_jobs(view: Any, limit: int) -> Any:
+        read.append(limit)
+        return with_reasons(queue, queue.list(limit=limit))
+
+    feed = Feed(queue, time.time, read_jobs, PAGE, lambda: 10)
+
+    def look() -> Any:
+        feed.last_read = float("-inf")  # not held back by MIN_GAP: no waiting here
+        return feed.next("jobs", NEWEST)
+
+    assert [job.id for job in look()["jobs"][1]] == [bad, ok]
+    store = Store.open(db)
+    try:
+        daemon_id = store.register_daemon("host", 1, None, None, time.time())
+        store.heartbeat(daemon_id, time.time(), time.time() + 30)
+        reads = len(read)
+        assert look() is None  # the commits moved data_version, no job changed
+        assert len(read) == reads and feed.reads["kept"] >= 1
+    finally:
+        store.close()
+    jobctl.connect(db, None).retry(bad)  # on the page (another connection, as the UI's)
+    assert [job.state.value for job in look()["jobs"][1]] == ["queued", "succeeded"]
+    # A slow part held back for long does not stop commits waking the reader.
+    feed.wake = time.monotonic() + 3 * MIN_GAP
+    assert not feed.held_back
+    feed.wake = time.monotonic() + MIN_GAP / 2
+    assert feed.held_back

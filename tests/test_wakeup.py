@@ -64,3 +64,31 @@ def test_after_an_event_the_next_waits_look_again_soon(tmp_path: Path) -> None:
     threading.Thread(target=wait, daemon=True).start()
     assert done.wait(10)
     watcher.close()
+
+
+def test_a_dashboard_looks_twice_after_an_event_and_not_once_it_has_seen_the_commit(
+    tmp_path: Path,
+) -> None:
+    # eager=False (jobctl tui): two looks, not six, for each daemon heartbeat;
+    # settle() (the commit was seen) drops those left.
+    watcher = wakeup.CommitWatcher(tmp_path / "jobs.db", poll=0.01, eager=False)
+    if not watcher.live:
+        pytest.skip("no inotify here: waiters poll instead")
+    (tmp_path / "jobs.db-wal").write_bytes(b"frames")
+    done = threading.Event()
+
+    def wait() -> None:
+        watcher.wait(60)  # ends at the event
+        for _ in wakeup._LOOK_TWICE_MORE:
+            watcher.wait(60)  # end at their short caps
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    assert done.wait(10)
+    assert len(wakeup._LOOK_TWICE_MORE) < len(wakeup._LOOK_AGAIN)
+    (tmp_path / "jobs.db-wal").write_bytes(b"more frames")
+    watcher.wait(60)
+    assert watcher._look_again  # looks to come
+    watcher.settle()
+    assert not watcher._look_again
+    watcher.close()

@@ -72,6 +72,11 @@ class ChangeWatcher(Protocol):
         """Sleep up to `timeout`, less if the database may have changed or an
         fd in `also` (a signal wake-up fd) is readable."""
 
+    def settle(self) -> None:
+        """The caller has seen the change it was woken for: wait() need not
+        look again for it (SQLite looks again shortly after a file event,
+        in case the commit was not yet visible: see wakeup.py)."""
+
     def close(self) -> None: ...
 
 
@@ -96,9 +101,11 @@ class Store:
     # What a user sees of the database: a path, or a URL without its password.
     where: str
 
-    def watcher(self, poll: float) -> ChangeWatcher:
+    def watcher(self, poll: float, eager: bool = True) -> ChangeWatcher:
         """Something that sleeps until another connection may have changed the
         database (see ChangeWatcher); data_version() says whether one did.
+        `eager` False: a commit may be seen some 64 ms late, for fewer
+        wake-ups (SQLite: see wakeup.py; a dashboard, not a daemon).
 
         SQLite: an inotify watch on the database's folder (wakeup.py).
         PostgreSQL: LISTEN on the schema's channel, which triggers notify once
@@ -256,6 +263,17 @@ class Store:
     def paused_queues(self) -> list[str]:
         """The names of the paused queues."""
         raise NotImplementedError
+
+    def job_marks(self, most: int) -> list[tuple[Any, ...]] | None:
+        """What may change of the `most` newest jobs (their ids, states,
+        times, attempts, errors), newest first: a cheap look at whether the
+        newest jobs changed since they were last read, for a commit that may
+        have changed only other tables (a daemon's heartbeat, every second).
+
+        None where every change heard of is a change of jobs (PostgreSQL:
+        the triggers that notify are on the jobs table only).
+        """
+        return None
 
     def queue_parallel(self) -> dict[str, int]:
         """{queue: limit} set by `jobctl parallel`; queues without one are left out."""

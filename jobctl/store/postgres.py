@@ -341,7 +341,7 @@ class PostgresStore(SqlStore):
             self._lost_listener()
         return self._version
 
-    def watcher(self, poll: float) -> _NotifyWatcher:
+    def watcher(self, poll: float, eager: bool = True) -> _NotifyWatcher:
         if self.poll_only:
             return _NotifyWatcher(None, max(poll, POLL_ONLY_SECONDS))
         return _NotifyWatcher(self, poll)
@@ -407,6 +407,9 @@ class _NotifyWatcher:
                 listener.pgconn.consume_input()  # data_version() takes the notices
             except psycopg.Error:
                 self.store._lost_listener()
+
+    def settle(self) -> None:
+        """Nothing to settle: a notification is sent at commit."""
 
     def close(self) -> None:
         """The listener belongs to the store, which closes it."""

@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 _LIST_COLUMNS = (
     JOB_COLUMNS.replace("env,", "NULL,").replace("payload,", "'null',").replace("result,", "NULL,")
 )
+# What job_marks reads: a job's columns that change after it is added.
+_MARKS = (
+    "SELECT id, queue, priority, state, run_at, started_at, finished_at, attempt,"
+    " attempts_total, max_attempts, waiting, error, cancel_requested, daemon_id"
+    " FROM jobs ORDER BY id DESC LIMIT ?"
+)
 _PAYLOADS_OF = (
     "SELECT id, payload, result FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))"
 )
@@ -82,11 +88,11 @@ class SqliteStore(SqlStore):
     def open(cls, path: Path, durability: str = "normal") -> SqliteStore:
         return cls(open_db(Path(path), durability), Path(path))
 
-    def watcher(self, poll: float) -> CommitWatcher:
+    def watcher(self, poll: float, eager: bool = True) -> CommitWatcher:
         # Imported here: wakeup.py loads ctypes, which `jobctl add` never needs.
         from jobctl.wakeup import CommitWatcher
 
-        return CommitWatcher(self.path, poll)
+        return CommitWatcher(self.path, poll, eager)
 
     # -- the primitives of SqlBase ---------------------------------------------
 
@@ -318,6 +324,9 @@ class SqliteStore(SqlStore):
             sql = _select_where(where) + tail
             params += tail_params
         return self._with_labels(self._with_payloads(self._rows(sql, params)))
+
+    def job_marks(self, most: int) -> list[tuple[Any, ...]]:
+        return self._rows(_MARKS, (most,))
 
     def _with_payloads(self, rows: list[Any]) -> list[Job]:
         """list()'s jobs, with the payload and result of the page's rows only:

@@ -43,8 +43,9 @@ from jobctl.tui.cells import (
     with_reasons,
 )
 from jobctl.tui.chart import FinishedChart
-from jobctl.tui.feed import Feed
+from jobctl.tui.feed import POLL, Feed
 from jobctl.tui.jobs_table import JobsTable as JobsTableBase
+from jobctl.tui.poke import Poke
 from jobctl.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, literal
 from jobctl.tui.tables import JobRows, set_rows
 from jobctl.tui.where import where
@@ -131,7 +132,7 @@ class JobctlApp(App):
         self.text_filter = ""
         self.newer_than: list[int | None] = []  # page stack: before_id of each newer page
         self.before_id: int | None = None  # None: the newest page
-        self.poke = threading.Event()  # a filter changed: read again now
+        self.poke = Poke()  # a filter changed: read again now
         self.paused: set[str] = set()  # paused queues, from the last full snapshot
         self.limits: dict[str, tuple[int, str]] = {}  # their parallel limits (see stats)
         self.job_queues: dict[int, str] = {}  # the shown page's job -> queue
@@ -219,11 +220,14 @@ class JobctlApp(App):
         trouble = False
         served_at = float("-inf")
         unserved: list[str] | None = None
+        watcher = self.queue.store.watcher(POLL, eager=False)
         while not self.stopping.is_set():
             try:
                 self.poke.clear()
                 queued = feed.queued
                 parts = feed.next(self.tab, self._view())
+                if feed.moved:
+                    watcher.settle()
                 if parts is not None:
                     self.post_message(Snapshot(**parts))
                     if feed.queued != queued:
@@ -242,7 +246,19 @@ class JobctlApp(App):
             except JobctlError as exc:  # locked or busy: say so, try again
                 trouble = True
                 self.post_message(Notice(f"database: {exc} (retrying)"))
-            self.poke.wait(feed.wait())
+            # Woken by a commit (watcher.live) or a poke; else at the next
+            # look the feed or the served-check wants.  While a read is held
+            # back (MIN_GAP) it reads whatever commits come until then: at 20
+            # jobs a second they would wake the poller some 60 times for it.
+            timeout = feed.wait(watcher.live and not trouble)
+            if feed.queued:
+                timeout = min(timeout, served_at + SERVED_EVERY - time.monotonic())
+            if feed.held_back:
+                self.poke.wait(timeout)
+            else:
+                watcher.wait(timeout, also=(self.poke.fd,))
+        watcher.close()
+        self.poke.close()
 
     def _view(self) -> tuple[str | None, str, int | None]:
         """Which jobs the table shows: state filter, text filter, page."""

@@ -6,7 +6,10 @@ row on screen after any change), so a read happens only when what it shows
 may have changed, and only for the view on screen:
 
 - SQLite's data_version (PostgreSQL: the notifications heard) is looked at
-  every POLL seconds; nothing moved, nothing is read.
+  when the store's watcher says a commit may have happened (inotify on
+  SQLite's folder, LISTEN on PostgreSQL), and every WOKEN_POLL seconds in
+  case a wake-up was missed; every POLL seconds where nothing wakes the
+  poller.  Nothing moved, nothing is read.
 - A part is read again when the database moved since its last read, or at
   once when the user changed what it shows (page, filter, view).
 - While the database keeps moving, reads are MIN_GAP apart: at 20 jobs a
@@ -22,6 +25,11 @@ may have changed, and only for the view on screen:
   HEAD_MARGIN more; the older rows of the page are kept from the last
   read.  They are not on screen; once the user scrolls or moves the
   cursor past the rows read, the page is read whole at once.
+- A daemon's heartbeat commits every second, which moves data_version and
+  changes no job.  On the newest page of all jobs (the one people watch)
+  a read first looks at the store's job_marks of the rows it would read:
+  the same as at the last read, the jobs last read stand (SQLite; on
+  PostgreSQL only changes to jobs are heard).
 - The jobs page is posted only when it differs from the last one posted,
   or AGES_EVERY seconds later (its ages move on with the clock); a daemon's
   heartbeat moves data_version every second, and changes nothing on it.
@@ -35,9 +43,11 @@ from collections.abc import Callable
 from typing import Any
 
 from jobctl.api import Queue
+from jobctl.models import State
 from jobctl.tui.cells import JobPage
 
 POLL = 0.1  # seconds between data_version checks
+WOKEN_POLL = 2.0  # the same, when commits wake the poller: in case one is missed
 MIN_GAP = 0.35  # seconds between reads prompted by a moving database
 SLOW_EVERY = 1.0  # seconds between reads of counts, chart and failures
 AGES_EVERY = 10.0  # seconds between redraws of an unchanged jobs page
@@ -55,6 +65,7 @@ VIEW_PARTS = {
 SLOW = {"stats", "chart", "failures"}
 
 View = tuple[str | None, str, int | None]  # state filter, text filter, page
+NEWEST: View = (None, "", None)  # the newest page of all jobs
 
 
 class Feed:
@@ -85,15 +96,29 @@ class Feed:
         self.queued: list[str] = []  # queues with queued jobs, from the last counts
         self.reads: Counter[str] = Counter()  # reads of each part, for tests
         self.wake = float("inf")  # when a part held back may be read
+        self.version: int | None = None  # data_version at the last look
+        self.moved = False  # it moved since the look before
+        self.kept: tuple[list[Any], JobPage] | None = None  # job_marks, and the jobs read (_jobs)
 
-    def wait(self) -> float:
+    def wait(self, woken: bool = False) -> float:
         """Seconds until the next look: POLL, or sooner when a part held back
-        by MIN_GAP or SLOW_EVERY is ready before then."""
-        return max(0.0, min(POLL, self.wake - time.monotonic()))
+        by MIN_GAP or SLOW_EVERY is ready before then.  `woken`: commits wake
+        the caller (Store.watcher), which need not look before WOKEN_POLL."""
+        most = WOKEN_POLL if woken else POLL
+        return max(0.0, min(most, self.wake - time.monotonic()))
+
+    @property
+    def held_back(self) -> bool:
+        """A part held back by MIN_GAP is read within MIN_GAP, with whatever
+        else changed by then: commits meanwhile need not wake the reader.
+        (A slow part held back longer must not hold back a new job.)"""
+        return self.wake - time.monotonic() <= MIN_GAP
 
     def next(self, tab: str, view: View) -> dict[str, Any] | None:
         """The parts to show now, read; None when nothing needs showing."""
         version = self.queue.store.data_version()
+        self.moved = version != self.version
+        self.version = version
         at = time.monotonic()
         self.wake = float("inf")
         wanted = ("stats", "paused", *VIEW_PARTS.get(tab, ()))
@@ -155,10 +180,10 @@ class Feed:
             or last[0] != view
             or at - self.full_at >= FULL_EVERY
         ):
-            jobs = self.read_jobs(view, self.page)
+            jobs = self._jobs(view, self.page)
             self.full_at, self.fresh = at, float("inf")
         else:
-            jobs = head = self.read_jobs(view, rows)
+            jobs = head = self._jobs(view, rows)
             self.fresh = rows
             if len(head) == rows:  # older jobs there: those last read
                 older = [job for job in last[1] if job.id < head[-1].id]
@@ -166,6 +191,29 @@ class Feed:
                 was = last[1].why
                 jobs.why = {job.id: was[job.id] for job in older if job.id in was} | head.why
         self.last_page = (view, jobs)
+        return jobs
+
+    def _jobs(self, view: View, limit: int) -> JobPage:
+        """read_jobs(view, limit); on the newest page of all jobs, the jobs
+        last read instead (as many) when the store's job_marks show that
+        none of them changed and no new one came (see the module's docstring).
+
+        The marks are read before the jobs: a change between the two reads
+        makes the next marks differ, never hides itself.  Jobs with queued
+        ones among them are not kept: why those wait changes with other tables."""
+        if view != NEWEST:
+            return self.read_jobs(view, limit)
+        marks = self.queue.store.job_marks(limit)
+        if marks is not None and self.kept is not None:
+            kept_marks, kept_jobs = self.kept
+            if len(kept_marks) >= len(marks) and kept_marks[: len(marks)] == marks:
+                self.reads["kept"] += 1
+                jobs = JobPage(kept_jobs[: len(marks)])
+                jobs.why = {}
+                return jobs
+        jobs = self.read_jobs(view, limit)
+        queued = any(job.state is State.QUEUED for job in jobs)
+        self.kept = None if marks is None or queued else (marks, jobs)
         return jobs
 
     def _read(self, part: str, view: View, now: float) -> Any:

@@ -1,0 +1,42 @@
+"""Waking the dashboard's poll thread.
+
+The poll thread sleeps in the database's change watcher (an inotify watch
+on SQLite's folder, LISTEN on PostgreSQL): it wakes when a commit may have
+changed something, instead of looking at data_version ten times a second.
+The UI wakes it too (a filter or the view changed) by writing to a pipe
+the watcher's select() also waits on; a threading.Event could not be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+
+
+class Poke:
+    """set() from any thread wakes a select() on `fd`; clear() takes the wake-up."""
+
+    def __init__(self) -> None:
+        self.fd, self._write_fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._write_fd, False)
+
+    def set(self) -> None:
+        # A full pipe already holds a wake-up.
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._write_fd, b"!")
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to `timeout` seconds, less once set()."""
+        select.select([self.fd], [], [], max(0.0, timeout))
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self.fd, 4096):
+                pass
+
+    def close(self) -> None:
+        for fd in (self.fd, self._write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
