@@ -292,10 +292,15 @@ class JobsTable(ScrollView, can_focus=True):
 
     def _on_screen(self, line: Strip, role: str, scroll_x: int, width: int, base: Style) -> Strip:
         """A drawn row as a line on screen: the widget's style under its
-        cells', and the cursor's or pointer's under that; the id column, then
-        the rest from the sideways scroll on, as wide as the widget."""
-        style = base + self.get_component_rich_style(f"jobs-table--{role}") if role else base
-        line = line.apply_style(style)
+        cells', the pointer's under them or the cursor's over them; the id
+        column, then the rest from the sideways scroll on, as wide as the widget."""
+        if role == "hover":  # a background under the cells' colours
+            line = line.apply_style(base + self.get_component_rich_style("jobs-table--hover"))
+        else:
+            line = line.apply_style(base)
+        if role == "cursor":  # over the cells' colours, as DataTable's cursor
+            over = self.get_component_rich_style("jobs-table--cursor")
+            line = Strip(Segment.apply_style(line, post_style=over), line.cell_length)
         if scroll_x:
             fixed = self._widths[0]
             start = fixed + scroll_x
