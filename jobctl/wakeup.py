@@ -28,10 +28,11 @@ from pathlib import Path
 # daemon started jobs 20 ms late when they came 20 ms apart.  Doubling
 # steps: six wake-ups per burst of events, covering 63 ms of fsync.
 _LOOK_AGAIN = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032)
-# Not eager (a dashboard): a look once the commit's WAL index is written,
-# one once any fsync is over.  A daemon's heartbeat each second would
-# otherwise wake it seven times.
-_LOOK_TWICE_MORE = (0.002, 0.064)
+# Not eager (a dashboard): the first look 2 ms after the event, once the
+# commit's WAL index is written, then one once any fsync is over.  A
+# daemon's heartbeat each second would otherwise wake it seven times.
+_FIRST_LOOK_AFTER = 0.002
+_LOOK_ONCE_MORE = (0.064,)
 
 _IN_MODIFY = 0x00000002
 _IN_CREATE = 0x00000100
@@ -43,7 +44,8 @@ class CommitWatcher:
 
     def __init__(self, db_path: Path, poll: float, eager: bool = True) -> None:
         self.poll = poll  # how long to sleep per wait() when there are no events
-        self.looks = _LOOK_AGAIN if eager else _LOOK_TWICE_MORE
+        self.looks = _LOOK_AGAIN if eager else _LOOK_ONCE_MORE
+        self.first_look_after = 0.0 if eager else _FIRST_LOOK_AFTER
         self.fd: int | None = None
         self._look_again: list[float] = []  # the next waits' caps, after an event
         with contextlib.suppress(OSError, AttributeError):
@@ -67,16 +69,11 @@ class CommitWatcher:
             timeout = min(timeout, self.poll)
         elif self._look_again:
             timeout = min(timeout, self._look_again.pop(0))
-        if not fds:
-            time.sleep(timeout)
-            return
-        ready, _, _ = select.select(fds, [], [], timeout)
-        for fd in ready:
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                while os.read(fd, 65536):  # drain: one wake-up for a burst of events
-                    pass
+        ready = _select(fds, timeout)
         if self.fd in ready:
             self._look_again = list(self.looks)
+            if self.first_look_after:  # an fd in `also` still ends it
+                _select([*also], self.first_look_after)
 
     def settle(self) -> None:
         """The commit a file event announced has been seen: no more looks for it."""
@@ -86,6 +83,20 @@ class CommitWatcher:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _select(fds: list[int], timeout: float) -> list[int]:
+    """Sleep up to `timeout`, less once one of `fds` is readable; those
+    that were, drained: one wake-up for a burst of events."""
+    if not fds:
+        time.sleep(timeout)
+        return []
+    ready, _, _ = select.select(fds, [], [], timeout)
+    for fd in ready:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while os.read(fd, 65536):
+                pass
+    return ready
 
 
 def _watch(folder: Path) -> int:

@@ -183,7 +183,9 @@ def test_a_heartbeat_keeps_the_page_read_and_a_change_to_it_still_shows(tmp_path
     feed = Feed(queue, time.time, read_jobs, PAGE, lambda: 10)
 
     def look() -> Any:
-        feed.last_read = float("-inf")  # not held back by MIN_GAP: no waiting here
+        # As if a second had passed: not held back by MIN_GAP, and far enough
+        # from the last read to look at the marks.  No waiting here.
+        feed.last_read = feed.jobs_read_at = float("-inf")
         return feed.next("jobs", NEWEST)
 
     assert [job.id for job in look()["jobs"][1]] == [bad, ok]

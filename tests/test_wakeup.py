@@ -66,11 +66,12 @@ def test_after_an_event_the_next_waits_look_again_soon(tmp_path: Path) -> None:
     watcher.close()
 
 
-def test_a_dashboard_looks_twice_after_an_event_and_not_once_it_has_seen_the_commit(
+def test_a_dashboard_looks_once_more_after_an_event_and_not_once_it_has_seen_the_commit(
     tmp_path: Path,
 ) -> None:
-    # eager=False (jobctl tui): two looks, not six, for each daemon heartbeat;
-    # settle() (the commit was seen) drops those left.
+    # eager=False (jobctl tui): a wait ends 2 ms after the event (the commit
+    # is visible by then), and one look follows, not six, for each daemon
+    # heartbeat; settle() (the commit was seen) drops it.
     watcher = wakeup.CommitWatcher(tmp_path / "jobs.db", poll=0.01, eager=False)
     if not watcher.live:
         pytest.skip("no inotify here: waiters poll instead")
@@ -79,13 +80,13 @@ def test_a_dashboard_looks_twice_after_an_event_and_not_once_it_has_seen_the_com
 
     def wait() -> None:
         watcher.wait(60)  # ends at the event
-        for _ in wakeup._LOOK_TWICE_MORE:
+        for _ in wakeup._LOOK_ONCE_MORE:
             watcher.wait(60)  # end at their short caps
         done.set()
 
     threading.Thread(target=wait, daemon=True).start()
     assert done.wait(10)
-    assert len(wakeup._LOOK_TWICE_MORE) < len(wakeup._LOOK_AGAIN)
+    assert len(wakeup._LOOK_ONCE_MORE) < len(wakeup._LOOK_AGAIN)
     (tmp_path / "jobs.db-wal").write_bytes(b"more frames")
     watcher.wait(60)
     assert watcher._look_again  # looks to come

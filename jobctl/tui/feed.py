@@ -13,8 +13,9 @@ may have changed, and only for the view on screen:
 - A part is read again when the database moved since its last read, or at
   once when the user changed what it shows (page, filter, view).
 - While the database keeps moving, reads are MIN_GAP apart: at 20 jobs a
-  second the page is redrawn about three times a second, not at every
-  commit, and a change still shows within half a second.
+  second the page is redrawn about 2.5 times a second, not at every
+  commit, and a change still shows within half a second (a read and a
+  redraw take some 10-40 ms).
 - The counts per queue and state (a scan of the whole table: 130 ms at 1M
   jobs) and the overview's chart and failures are read at most once every
   SLOW_EVERY seconds, and less often when a read takes longer than a
@@ -48,7 +49,7 @@ from jobctl.tui.cells import JobPage
 
 POLL = 0.1  # seconds between data_version checks
 WOKEN_POLL = 2.0  # the same, when commits wake the poller: in case one is missed
-MIN_GAP = 0.35  # seconds between reads prompted by a moving database
+MIN_GAP = 0.4  # seconds between reads prompted by a moving database
 SLOW_EVERY = 1.0  # seconds between reads of counts, chart and failures
 AGES_EVERY = 10.0  # seconds between redraws of an unchanged jobs page
 FULL_EVERY = 5.0  # seconds between whole reads of a page whose top only is in sight
@@ -66,6 +67,7 @@ SLOW = {"stats", "chart", "failures"}
 
 View = tuple[str | None, str, int | None]  # state filter, text filter, page
 NEWEST: View = (None, "", None)  # the newest page of all jobs
+MARKS_AFTER = 2 * MIN_GAP  # a read sooner after the last one looks at no marks
 
 
 class Feed:
@@ -99,6 +101,7 @@ class Feed:
         self.version: int | None = None  # data_version at the last look
         self.moved = False  # it moved since the look before
         self.kept: tuple[list[Any], JobPage] | None = None  # job_marks, and the jobs read (_jobs)
+        self.jobs_read_at = float("-inf")  # when _jobs was last called
 
     def wait(self, woken: bool = False) -> float:
         """Seconds until the next look: POLL, or sooner when a part held back
@@ -201,7 +204,10 @@ class Feed:
         The marks are read before the jobs: a change between the two reads
         makes the next marks differ, never hides itself.  Jobs with queued
         ones among them are not kept: why those wait changes with other tables."""
-        if view != NEWEST:
+        at, self.jobs_read_at = self.jobs_read_at, time.monotonic()
+        if view != NEWEST or self.jobs_read_at - at < MARKS_AFTER:
+            # Jobs coming in: the marks would differ, a query for nothing.
+            self.kept = None
             return self.read_jobs(view, limit)
         marks = self.queue.store.job_marks(limit)
         if marks is not None and self.kept is not None:

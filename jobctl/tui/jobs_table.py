@@ -1,7 +1,7 @@
 """The jobs table: a line-API widget that keeps each row's drawn line.
 
 Not a DataTable: at 20 jobs a second new rows push every row down about
-three times a second, and DataTable lays out and styles every visible
+2.5 times a second, and DataTable lays out and styles every visible
 cell again each time (more than half of the dashboard's CPU).  Here a row
 is drawn once for the cell objects it shows (tables.JobRows hands back the
 very same list while nothing shown changed, and the same cell objects for
