@@ -108,3 +108,34 @@ def test_a_changed_row_is_drawn_again_and_an_unchanged_one_is_the_same_line() ->
         assert "failed" in "".join(segment.text for segment in table.render_line(2))
 
     run(steps)
+
+
+def test_more_rows_in_sight_tell_the_app_and_a_hover_over_no_row_is_dropped() -> None:
+    grew: list[int] = []
+
+    class Telling(JobsTable):
+        def sight_grew(self) -> None:
+            grew.append(self.in_sight or 0)
+
+    class TellingApp(App):
+        def compose(self) -> Any:
+            yield Telling(id="jobs-table")
+
+    async def go() -> None:
+        app = TellingApp()
+        async with app.run_test(size=(80, 12)) as pilot:
+            table = app.query_one(Telling)
+            table.set_rows({str(n): cells(n) for n in range(100, 0, -1)})
+            await pilot.pause()
+            told = len(grew)
+            table.scroll_to(y=50, animate=False)  # the app reads rows it may not have
+            await pilot.pause()
+            assert len(grew) == told + 1 and grew[-1] > 50
+            table.scroll_to(y=0, animate=False)  # fewer: nothing to read
+            await pilot.pause()
+            assert len(grew) == told + 1
+            table.hover_row = 8
+            table.set_rows({str(n): cells(n) for n in (3, 2, 1)})
+            assert table.hover_row == -1
+
+    asyncio.run(go())

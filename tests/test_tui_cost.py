@@ -17,8 +17,9 @@ from textual.app import App
 import jobctl
 from jobctl.store import Store
 from jobctl.tui import JobctlApp
-from jobctl.tui.app import PAGE, JobsTable
+from jobctl.tui.app import PAGE
 from jobctl.tui.cells import JOB_COLUMNS, job_cells
+from jobctl.tui.jobs_table import JobsTable
 from jobctl.tui.tables import JobRows
 
 
@@ -205,3 +206,22 @@ def test_a_heartbeat_keeps_the_page_read_and_a_change_to_it_still_shows(tmp_path
     assert not feed.held_back
     feed.wake = time.monotonic() + MIN_GAP / 2
     assert feed.held_back
+
+
+def test_a_poke_after_close_writes_nothing(tmp_path: Path) -> None:
+    # An action's thread may poke as the poller closes the pipe on quitting.
+    from jobctl.tui.poke import Poke
+
+    poke = Poke()
+    poke.set()
+    poke.clear()
+    poke.close()
+    # New files take the closed pipe's fd numbers, as a new connection's might.
+    files = [os.open(tmp_path / f"file{n}", os.O_WRONLY | os.O_CREAT) for n in range(2)]
+    try:
+        poke.set()
+        poke.close()
+        assert all((tmp_path / f"file{n}").read_bytes() == b"" for n in range(2))
+    finally:
+        for fd in files:
+            os.close(fd)

@@ -102,6 +102,9 @@ class JobsTable(JobsTableBase):
         *[Binding(key, f"app.state({key})", show=False) for key in STATE_KEYS],
     ]
 
+    def sight_grew(self) -> None:
+        self.app.poke.set()  # the poller reads the rows now in sight (feed.py)
+
 
 class WorkersTable(DataTable):
     BINDINGS = [

@@ -150,7 +150,8 @@ class JobsTable(ScrollView, can_focus=True):
             if selected in self._index:
                 self.cursor_row = self._index[selected]
             self.cursor_row = max(0, min(self.cursor_row, len(keys) - 1))
-            self.hover_row = min(self.hover_row, len(keys) - 1)
+            if self.hover_row >= len(keys):  # the pointer is over no row now
+                self.hover_row = -1
             self.refresh()
             return
         for key in changed:
@@ -248,11 +249,21 @@ class JobsTable(ScrollView, can_focus=True):
             self._widths = widths
             self._forget_drawings()
         self.virtual_size = Size(sum(self._widths), len(self._keys) + 1)
-        self.in_sight = int(self.scroll_y) + self._rows_in_view()
+        self._sight(int(self.scroll_y) + self._rows_in_view())
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        self.in_sight = int(new_value) + self._rows_in_view()
+        self._sight(int(new_value) + self._rows_in_view())
+
+    def _sight(self, rows: int) -> None:
+        grew = rows > (self.in_sight or 0)
+        self.in_sight = rows
+        if grew:
+            self.sight_grew()
+
+    def sight_grew(self) -> None:
+        """More rows came into sight (a scroll, a taller window): for the
+        app, which may have read only the top of the page."""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()  # a new theme: everything looks different

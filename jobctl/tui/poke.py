@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import threading
 
 
 class Poke:
@@ -21,11 +22,17 @@ class Poke:
         self.fd, self._write_fd = os.pipe()
         os.set_blocking(self.fd, False)
         os.set_blocking(self._write_fd, False)
+        # set() may come from an action's thread as close() runs: never a
+        # write to a closed fd, whose number a new file may have taken.
+        self._lock = threading.Lock()
+        self._closed = False
 
     def set(self) -> None:
-        # A full pipe already holds a wake-up.
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._write_fd, b"!")
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError):  # full: a wake-up is there
+                os.write(self._write_fd, b"!")
 
     def wait(self, timeout: float) -> None:
         """Sleep up to `timeout` seconds, less once set()."""
@@ -37,6 +44,9 @@ class Poke:
                 pass
 
     def close(self) -> None:
-        for fd in (self.fd, self._write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self.fd)
+            os.close(self._write_fd)
