@@ -207,8 +207,8 @@ class Feed:
         The marks are read before the jobs: a change between the two reads
         makes the next marks differ, never hides itself.  Jobs with queued
         ones among them are not kept: why those wait changes with other tables."""
-        at, self.jobs_read_at = self.jobs_read_at, time.monotonic()
-        if view != NEWEST or self.jobs_read_at - at < MARKS_AFTER:
+        last_at, self.jobs_read_at = self.jobs_read_at, time.monotonic()
+        if view != NEWEST or self.jobs_read_at - last_at < MARKS_AFTER:
             # Jobs coming in: the marks would differ, a query for nothing.
             self.kept = None
             return self.read_jobs(view, limit)
