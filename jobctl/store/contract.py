@@ -270,8 +270,9 @@ class Store:
         newest jobs changed since they were last read, for a commit that may
         have changed only other tables (a daemon's heartbeat, every second).
 
-        None where every change heard of is a change of jobs (PostgreSQL:
-        the triggers that notify are on the jobs table only).
+        None where a daemon's heartbeat is not heard at all (PostgreSQL:
+        the triggers that notify are on jobs, queues, workers and output,
+        not on daemons), so that a change heard is worth a read.
         """
         return None
 

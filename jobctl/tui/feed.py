@@ -30,7 +30,7 @@ may have changed, and only for the view on screen:
   changes no job.  On the newest page of all jobs (the one people watch)
   a read first looks at the store's job_marks of the rows it would read:
   the same as at the last read, the jobs last read stand (SQLite; on
-  PostgreSQL only changes to jobs are heard).
+  PostgreSQL a heartbeat is not heard: no daemons trigger notifies).
 - The jobs page is posted only when it differs from the last one posted,
   or AGES_EVERY seconds later (its ages move on with the clock); a daemon's
   heartbeat moves data_version every second, and changes nothing on it.
