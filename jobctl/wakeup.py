@@ -69,11 +69,11 @@ class CommitWatcher:
             timeout = min(timeout, self.poll)
         elif self._look_again:
             timeout = min(timeout, self._look_again.pop(0))
-        ready = _select(fds, timeout)
+        ready = wait_readable(fds, timeout)
         if self.fd in ready:
             self._look_again = list(self.looks)
             if self.first_look_after:  # an fd in `also` still ends it
-                _select([*also], self.first_look_after)
+                wait_readable([*also], self.first_look_after)
 
     def settle(self) -> None:
         """The commit a file event announced has been seen: no more looks for it."""
@@ -85,7 +85,7 @@ class CommitWatcher:
             self.fd = None
 
 
-def _select(fds: list[int], timeout: float) -> list[int]:
+def wait_readable(fds: list[int], timeout: float) -> list[int]:
     """Sleep up to `timeout`, less once one of `fds` is readable; those
     that were, drained: one wake-up for a burst of events."""
     if not fds:

@@ -32,8 +32,7 @@ may have changed, and only for the view on screen:
   the same as at the last read, the jobs last read stand (SQLite; on
   PostgreSQL a heartbeat is not heard: no daemons trigger notifies).
 - The jobs page is posted only when it differs from the last one posted,
-  or AGES_EVERY seconds later (its ages move on with the clock); a daemon's
-  heartbeat moves data_version every second, and changes nothing on it.
+  or AGES_EVERY seconds later (its ages move on with the clock).
 """
 
 from __future__ import annotations

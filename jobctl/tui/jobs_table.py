@@ -116,9 +116,6 @@ class JobsTable(ScrollView, can_focus=True):
         """The key of the row under the cursor; None when there are no rows."""
         return self._keys[self.cursor_row] if self._keys else None
 
-    def get_row(self, key: str) -> Cells:
-        return self._cells[key]
-
     def get_row_at(self, index: int) -> Cells:
         return self._cells[self._keys[index]]
 

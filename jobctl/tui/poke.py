@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import threading
+
+from jobctl.wakeup import wait_readable
 
 
 class Poke:
@@ -35,13 +36,11 @@ class Poke:
                 os.write(self._write_fd, b"!")
 
     def wait(self, timeout: float) -> None:
-        """Sleep up to `timeout` seconds, less once set()."""
-        select.select([self.fd], [], [], max(0.0, timeout))
+        """Sleep up to `timeout` seconds, less once set(); takes the wake-up."""
+        wait_readable([self.fd], max(0.0, timeout))
 
     def clear(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self.fd, 4096):
-                pass
+        wait_readable([self.fd], 0.0)
 
     def close(self) -> None:
         with self._lock:
